@@ -1,0 +1,160 @@
+"""How every API endpoint runs: one place for body parsing, authentication, policy and
+the transaction, so resource modules hold only what is particular to them.
+
+An endpoint is a plain function ``(call) -> Response`` declared with :func:`endpoint`:
+the wrapper reads the body, then in a worker thread opens one transaction, turns the
+X-Auth-Token into a :class:`Caller` (401 when it is missing or invalid), enforces the
+named policy rule against the path and query parameters, and runs the function. The
+transaction commits only if the function returns; any error rolls everything back.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from sevres import errors
+from sevres.log import bind, emit, events
+from sevres.policy.rules import Caller, enforce
+from sevres.storage.repositories import Store
+from sevres.tokens.service import InvalidToken, ValidToken, token_hash
+
+if TYPE_CHECKING:
+    from sevres.app import Services
+
+MAX_BODY_BYTES = 1024 * 1024
+
+
+@dataclass
+class Call:
+    """Everything an endpoint function may use for one request."""
+
+    services: Services
+    request: Request
+    tx: Store
+    caller: Caller | None
+    token: ValidToken | None
+    body: Any
+    params: dict[str, str]
+    query: dict[str, str]
+    base_url: str
+    extra_target: dict[str, str] = field(default_factory=dict)
+
+    def url(self, path: str) -> str:
+        return f"{self.base_url}/v3/{path}"
+
+    @property
+    def me(self) -> Caller:
+        assert self.caller is not None
+        return self.caller
+
+
+Handler = Callable[[Call], Response]
+Endpoint = Callable[[Request], Awaitable[Response]]
+
+
+def json_response(body: Any, status: int = 200, headers: Mapping[str, str] | None = None) -> Response:
+    return JSONResponse(body, status_code=status, headers=dict(headers or {}))
+
+
+def created(body: Any, location: str, headers: Mapping[str, str] | None = None) -> Response:
+    return json_response(body, 201, {"Location": location, **(headers or {})})
+
+
+def no_content() -> Response:
+    return Response(status_code=204)
+
+
+def caller_of(token: ValidToken) -> Caller:
+    return Caller(
+        user_id=token.user.id,
+        user_domain_id=token.user.domain_id,
+        project_id=token.project.id if token.project else None,
+        domain_id=token.domain.id if token.domain and token.project is None else None,
+        system=token.is_system,
+        roles=token.role_names,
+        audit_id=token.payload.audit_ids[0],
+    )
+
+
+def base_url(services: Services, request: Request) -> str:
+    if services.settings.public_url:
+        return services.settings.public_url
+    return str(request.base_url).rstrip("/")
+
+
+async def read_json(request: Request) -> Any:
+    raw = await request.body()
+    if len(raw) > MAX_BODY_BYTES:
+        raise errors.PayloadTooLarge("Request is too large.")
+    if not raw.strip():
+        return None
+    try:
+        return json.loads(raw)
+    except (ValueError, UnicodeDecodeError):
+        raise errors.invalid_json() from None
+
+
+def endpoint(
+    services: Services,
+    handler: Handler,
+    rule: str | None,
+    write: bool = False,
+    authenticated: bool = True,
+) -> Endpoint:
+    """Wrap ``handler`` with body parsing, authentication, policy and one transaction."""
+
+    async def run(request: Request) -> Response:
+        body = await read_json(request) if request.method in ("POST", "PUT", "PATCH") else None
+        return await run_in_threadpool(_in_transaction, request, body)
+
+    def _in_transaction(request: Request, body: Any) -> Response:
+        with services.database.transaction(write=write) as tx:
+            token = _authenticate(services, tx, request) if authenticated else None
+            caller = caller_of(token) if token else None
+            call = Call(
+                services=services, request=request, tx=tx, caller=caller, token=token,
+                body=body, params=dict(request.path_params), query=dict(request.query_params),
+                base_url=base_url(services, request),
+            )
+            if rule is not None and caller is not None:
+                enforce(rule, caller, {**call.params, **call.query})
+            return handler(call)
+
+    return run
+
+
+def _authenticate(services: Services, tx: Store, request: Request) -> ValidToken:
+    token = request.headers.get("x-auth-token")
+    if not token:
+        raise errors.Unauthorized()
+    try:
+        valid = services.tokens.validate(tx, token)
+    except InvalidToken as error:
+        emit(events.TOKEN_REJECTED, token_hash=token_hash(token), reason=error.reason)
+        raise errors.Unauthorized() from None
+    project_id = valid.project.id if valid.project else None
+    domain_id = valid.domain.id if valid.domain else None
+    bind(user_id=valid.user.id, project_id=project_id, domain_id=domain_id)
+    return valid
+
+
+def route_table(
+    services: Services,
+    rows: list[tuple[str, str, Handler, str | None]],
+    authenticated: bool = True,
+) -> list[Route]:
+    """Routes from ``(method, path, handler, policy rule)`` rows; writes are inferred from
+    the method. GET routes answer HEAD too, as Keystone's do."""
+    return [
+        Route(path, endpoint(services, handler, rule, write=method not in ("GET", "HEAD"),
+                             authenticated=authenticated), methods=[method])
+        for method, path, handler, rule in rows
+    ]

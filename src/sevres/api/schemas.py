@@ -1,0 +1,142 @@
+"""JSON Schemas of request bodies, with Keystone's limits (names, ids, booleans, URLs).
+
+Most resources accept attributes beyond their own and echo them back, as Keystone does;
+the auth request and the password change are stricter where Keystone is.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+Schema = dict[str, Any]
+
+BOOLEAN: Schema = {"type": "boolean"}
+DESCRIPTION: Schema = {"type": ["string", "null"]}
+ID: Schema = {"type": "string", "minLength": 1, "maxLength": 64, "pattern": "^[a-zA-Z0-9-_]+$"}
+NULLABLE_ID: Schema = {"type": ["string", "null"], "minLength": 1, "maxLength": 64,
+                       "pattern": "^[a-zA-Z0-9-_]+$"}
+NAME_64: Schema = {"type": "string", "minLength": 1, "maxLength": 64, "pattern": r"\S"}
+NAME_255: Schema = {"type": "string", "minLength": 1, "maxLength": 255, "pattern": r"\S"}
+TAGS: Schema = {
+    "type": "array", "maxItems": 80, "uniqueItems": True,
+    "items": {"type": "string", "minLength": 1, "maxLength": 255, "pattern": "^[^,/]*$"},
+}
+OPTIONS: Schema = {"type": "object"}
+PASSWORD: Schema = {"type": ["string", "null"], "maxLength": 4096}
+
+_project_props: Schema = {
+    "name": NAME_64, "description": DESCRIPTION, "enabled": BOOLEAN, "domain_id": NULLABLE_ID,
+    "parent_id": NULLABLE_ID, "is_domain": BOOLEAN, "tags": TAGS, "options": OPTIONS,
+}
+PROJECT_CREATE: Schema = {"type": "object", "properties": _project_props, "required": ["name"],
+                          "additionalProperties": True}
+PROJECT_UPDATE: Schema = {"type": "object", "properties": _project_props, "minProperties": 1,
+                          "additionalProperties": True}
+
+_domain_props: Schema = {
+    "name": NAME_64, "description": DESCRIPTION, "enabled": BOOLEAN, "tags": TAGS,
+    "options": OPTIONS, "explicit_domain_id": ID,
+}
+DOMAIN_CREATE: Schema = {"type": "object", "properties": _domain_props, "required": ["name"],
+                         "additionalProperties": True}
+DOMAIN_UPDATE: Schema = {"type": "object", "properties": _domain_props, "minProperties": 1,
+                         "additionalProperties": True}
+
+_user_props: Schema = {
+    "name": NAME_255, "domain_id": ID, "enabled": BOOLEAN, "default_project_id": NULLABLE_ID,
+    "password": PASSWORD, "description": DESCRIPTION, "options": OPTIONS,
+}
+USER_CREATE: Schema = {"type": "object", "properties": _user_props, "required": ["name"],
+                       "additionalProperties": True}
+USER_UPDATE: Schema = {"type": "object", "properties": _user_props, "minProperties": 1,
+                       "additionalProperties": True}
+PASSWORD_CHANGE: Schema = {
+    "type": "object",
+    "properties": {"password": {"type": "string", "maxLength": 4096},
+                   "original_password": {"type": "string", "maxLength": 4096}},
+    "required": ["password", "original_password"],
+    "additionalProperties": False,
+}
+
+_role_props: Schema = {"name": NAME_255, "description": DESCRIPTION, "domain_id": NULLABLE_ID,
+                       "options": OPTIONS}
+ROLE_CREATE: Schema = {"type": "object", "properties": _role_props, "required": ["name"],
+                       "additionalProperties": True}
+ROLE_UPDATE: Schema = {"type": "object", "properties": _role_props, "minProperties": 1,
+                       "additionalProperties": True}
+
+_region_props: Schema = {
+    "id": {"type": "string", "minLength": 1, "maxLength": 255},
+    "description": DESCRIPTION,
+    "parent_region_id": {"type": ["string", "null"], "minLength": 1, "maxLength": 255},
+}
+REGION_CREATE: Schema = {"type": "object", "properties": _region_props, "additionalProperties": True}
+REGION_UPDATE: Schema = {"type": "object", "properties": _region_props, "minProperties": 1,
+                         "additionalProperties": True}
+
+_service_props: Schema = {
+    "type": NAME_255, "enabled": BOOLEAN, "name": {"type": "string", "maxLength": 255},
+    "description": DESCRIPTION,
+}
+SERVICE_CREATE: Schema = {"type": "object", "properties": _service_props, "required": ["type"],
+                          "additionalProperties": True}
+SERVICE_UPDATE: Schema = {"type": "object", "properties": _service_props, "minProperties": 1,
+                          "additionalProperties": True}
+
+_endpoint_props: Schema = {
+    "enabled": BOOLEAN,
+    "interface": {"type": "string", "enum": ["admin", "internal", "public"]},
+    "region_id": {"type": ["string", "null"], "minLength": 1, "maxLength": 255},
+    "region": {"type": ["string", "null"], "minLength": 1, "maxLength": 255},
+    "service_id": ID,
+    "url": {"type": "string", "minLength": 1, "maxLength": 225,
+            "pattern": "^[a-zA-Z0-9+.-]+:.+"},
+}
+ENDPOINT_CREATE: Schema = {"type": "object", "properties": _endpoint_props,
+                           "required": ["interface", "service_id", "url"],
+                           "additionalProperties": True}
+ENDPOINT_UPDATE: Schema = {"type": "object", "properties": _endpoint_props, "minProperties": 1,
+                           "additionalProperties": True}
+
+_domain_ref: Schema = {
+    "type": "object",
+    "properties": {"id": {"type": "string", "maxLength": 64}, "name": {"type": "string", "maxLength": 255}},
+}
+AUTH: Schema = {
+    "type": "object",
+    "properties": {
+        "identity": {
+            "type": "object",
+            "properties": {
+                "methods": {"type": "array", "items": {"type": "string"}, "minItems": 1},
+                "password": {
+                    "type": "object",
+                    "properties": {"user": {
+                        "type": "object",
+                        "properties": {
+                            "id": {"type": "string", "maxLength": 64},
+                            "name": {"type": "string", "maxLength": 255},
+                            "password": {"type": "string", "maxLength": 4096},
+                            "domain": _domain_ref,
+                        },
+                    }},
+                },
+                "token": {"type": "object", "properties": {"id": {"type": "string"}},
+                          "required": ["id"]},
+            },
+            "required": ["methods"],
+        },
+        "scope": {
+            "type": ["object", "string"],
+            "properties": {
+                "project": {"type": "object", "properties": {
+                    "id": {"type": "string", "maxLength": 64},
+                    "name": {"type": "string", "maxLength": 64},
+                    "domain": _domain_ref}},
+                "domain": _domain_ref,
+                "system": {"type": "object", "properties": {"all": {"type": "boolean"}}},
+            },
+        },
+    },
+    "required": ["identity"],
+}

@@ -1,0 +1,103 @@
+"""Entities rendered as Keystone renders them: attributes, extras, and ``links``."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from sevres.assignment.models import Assignment, Role, TargetKind
+from sevres.catalog.models import Endpoint, Region, Service
+from sevres.identity.models import User
+from sevres.resource.models import Project
+
+
+def _self(base: str, path: str) -> dict[str, str]:
+    return {"self": f"{base}/v3/{path}"}
+
+
+def collection(base: str, path: str, key: str, items: Iterable[dict[str, Any]],
+               query: str = "") -> dict[str, Any]:
+    url = f"{base}/v3/{path}" + (f"?{query}" if query else "")
+    return {key: list(items), "links": {"self": url, "previous": None, "next": None}}
+
+
+def domain(base: str, d: Project) -> dict[str, Any]:
+    return {
+        **d.extra, "id": d.id, "name": d.name, "description": d.description or "",
+        "enabled": d.enabled, "tags": list(d.tags), "options": {},
+        "links": _self(base, f"domains/{d.id}"),
+    }
+
+
+def project(base: str, p: Project) -> dict[str, Any]:
+    return {
+        **p.extra, "id": p.id, "name": p.name, "description": p.description or "",
+        "enabled": p.enabled, "domain_id": p.domain_id, "parent_id": p.parent_id,
+        "is_domain": p.is_domain, "tags": list(p.tags), "options": {},
+        "links": _self(base, f"projects/{p.id}"),
+    }
+
+
+def user(base: str, u: User) -> dict[str, Any]:
+    body: dict[str, Any] = {
+        **u.extra, "id": u.id, "name": u.name, "domain_id": u.domain_id, "enabled": u.enabled,
+        "password_expires_at": None, "options": {}, "links": _self(base, f"users/{u.id}"),
+    }
+    if u.default_project_id:
+        body["default_project_id"] = u.default_project_id
+    return body
+
+
+def role(base: str, r: Role) -> dict[str, Any]:
+    return {
+        **r.extra, "id": r.id, "name": r.name, "domain_id": r.domain_id,
+        "description": r.description, "options": {}, "links": _self(base, f"roles/{r.id}"),
+    }
+
+
+def role_ref(base: str, r: Role) -> dict[str, Any]:
+    return {"id": r.id, "name": r.name, "links": _self(base, f"roles/{r.id}")}
+
+
+def region(base: str, r: Region) -> dict[str, Any]:
+    return {**r.extra, "id": r.id, "description": r.description,
+            "parent_region_id": r.parent_region_id, "links": _self(base, f"regions/{r.id}")}
+
+
+def service(base: str, s: Service) -> dict[str, Any]:
+    return {**s.extra, "id": s.id, "type": s.type, "enabled": s.enabled,
+            "links": _self(base, f"services/{s.id}")}
+
+
+def endpoint(base: str, e: Endpoint) -> dict[str, Any]:
+    return {**e.extra, "id": e.id, "interface": e.interface, "region_id": e.region_id,
+            "region": e.region_id, "service_id": e.service_id, "url": e.url,
+            "enabled": e.enabled, "links": _self(base, f"endpoints/{e.id}")}
+
+
+def assignment(
+    base: str, a: Assignment, names: Callable[[str, str], dict[str, Any]] | None = None
+) -> dict[str, Any]:
+    """One entry of GET /v3/role_assignments; ``names`` adds names for include_names."""
+    if a.target_kind is TargetKind.SYSTEM:
+        scope: dict[str, Any] = {"system": {"all": True}}
+        link = f"system/users/{a.actor_id}/roles/{a.role_id}"
+    else:
+        kind = a.target_kind.value
+        scope = {kind: {"id": a.target_id}}
+        link = f"{kind}s/{a.target_id}/{a.actor_kind.value}s/{a.actor_id}/roles/{a.role_id}"
+        if a.inherited:
+            link = f"OS-INHERIT/{link}/inherited_to_projects"
+            scope["OS-INHERIT:inherited_to"] = "projects"
+    body: dict[str, Any] = {
+        "role": {"id": a.role_id},
+        "scope": scope,
+        a.actor_kind.value: {"id": a.actor_id},
+        "links": {"assignment": f"{base}/v3/{link}"},
+    }
+    if names is not None:
+        body["role"].update(names("role", a.role_id))
+        body[a.actor_kind.value].update(names(a.actor_kind.value, a.actor_id))
+        if a.target_kind is not TargetKind.SYSTEM:
+            body["scope"][a.target_kind.value].update(names(a.target_kind.value, a.target_id))
+    return body

@@ -1,0 +1,80 @@
+"""Wiring: settings -> database -> services -> routes. Nothing else builds objects.
+
+``create_app`` is what each server worker calls (through ``sevres serve``); it reads the
+settings from the environment the CLI prepared, so every worker builds the same app.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
+from starlette.routing import BaseRoute
+
+from sevres import config, log
+from sevres.api import auth, catalog, discovery, grants, resources, roles, users
+from sevres.api.middleware import RequestContext, http_exception
+from sevres.assignment.service import AssignmentService
+from sevres.catalog.service import CatalogService
+from sevres.config import Settings
+from sevres.identity.passwords import PasswordHashing
+from sevres.identity.service import IdentityService
+from sevres.resource.service import ResourceService
+from sevres.storage.database import Database
+from sevres.tokens import keys
+from sevres.tokens.service import TokenService
+
+
+@dataclass(frozen=True)
+class Services:
+    settings: Settings
+    database: Database
+    resources: ResourceService
+    identity: IdentityService
+    assignments: AssignmentService
+    catalog: CatalogService
+    tokens: TokenService
+
+
+def build_services(settings: Settings, database: Database | None = None) -> Services:
+    database = database or Database(settings.database_url)
+    hashing = PasswordHashing(settings.argon2_time_cost, settings.argon2_memory_kib,
+                              settings.argon2_parallelism)
+    resources = ResourceService(settings.max_project_tree_depth)
+    identity = IdentityService(hashing, resources)
+    assignments = AssignmentService(resources)
+    tokens = TokenService(keys.load(settings.keys_dir), identity, assignments,
+                          settings.token_expiration)
+    return Services(settings, database, resources, identity, assignments, CatalogService(),
+                    tokens)
+
+
+def build_app(services: Services) -> Starlette:
+    routes: list[BaseRoute] = [
+        *discovery.routes(services),
+        *auth.routes(services),
+        *resources.routes(services),
+        *users.routes(services),
+        *roles.routes(services),
+        *grants.routes(services),
+        *catalog.routes(services),
+    ]
+    app = Starlette(
+        routes=routes,
+        middleware=[Middleware(RequestContext)],
+        exception_handlers={HTTPException: http_exception},
+    )
+    app.state.services = services
+    return app
+
+
+def create_app() -> Starlette:
+    """The server workers' factory: settings from the environment, logging, services."""
+    settings = config.load()
+    log.configure(settings.log_format, settings.log_level)
+    services = build_services(settings)
+    log.emit(log.events.WORKER_STARTED, pid=os.getpid(), database=services.database.dialect)
+    return build_app(services)

@@ -1,0 +1,43 @@
+"""Roles, implications between roles, and role assignments."""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+from typing import Any
+
+SYSTEM_TARGET = "system"
+
+
+@dataclass(frozen=True)
+class Role:
+    id: str
+    name: str
+    domain_id: str | None
+    description: str | None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+class TargetKind(enum.StrEnum):
+    PROJECT = "project"
+    DOMAIN = "domain"
+    SYSTEM = "system"
+
+
+class ActorKind(enum.StrEnum):
+    USER = "user"
+    GROUP = "group"
+
+
+@dataclass(frozen=True)
+class Assignment:
+    actor_kind: ActorKind
+    actor_id: str
+    target_kind: TargetKind
+    target_id: str
+    role_id: str
+    inherited: bool = False
+
+    @property
+    def type_code(self) -> str:
+        return f"{self.actor_kind.value.title()}{self.target_kind.value.title()}"

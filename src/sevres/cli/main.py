@@ -1,0 +1,110 @@
+"""The ``sevres`` command: init, bootstrap, serve, run, db upgrade, db current.
+
+Commands talk to the user on stdout/stderr (that is their interface, not logging); what
+they do is logged through the event catalog like everything else.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import secrets
+import sys
+from pathlib import Path
+
+from sevres import config, log
+from sevres.config import ConfigError, Settings
+
+
+def say(text: str) -> None:
+    sys.stdout.write(text + "\n")
+    sys.stdout.flush()
+
+
+def fail(text: str, code: int = 2) -> int:
+    sys.stderr.write(f"sevres: {text}\n")
+    return code
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="sevres", description=__doc__.splitlines()[0])
+    parser.add_argument("--config", type=Path, help="TOML configuration file (or SEVRES_CONFIG)")
+    sub = parser.add_subparsers(dest="command", required=True)
+    sub.add_parser("init", help="create or upgrade the schema and create the Fernet keys")
+    boot = sub.add_parser("bootstrap", help="create the default domain, admin, roles, catalog")
+    boot.add_argument("--region", default="RegionOne")
+    for name, text in (("serve", "serve the API"),
+                       ("run", "init, bootstrap, print how to connect, and serve")):
+        command = sub.add_parser(name, help=text)
+        command.add_argument("--host", help="address to bind (default 127.0.0.1)")
+        command.add_argument("--port", type=int, help="port (default 5000)")
+        command.add_argument("--workers", type=int, help="worker processes (default 1)")
+    db = sub.add_parser("db", help="database schema")
+    db_sub = db.add_subparsers(dest="db_command", required=True)
+    db_sub.add_parser("upgrade", help="migrate the schema to the newest revision")
+    db_sub.add_parser("current", help="print the schema revision and whether it is current")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        settings = config.load(config_file=args.config)
+        if args.command in ("serve", "run"):
+            settings = _with_server_options(settings, args)
+    except ConfigError as error:
+        return fail(f"configuration error: {error}")
+    log.configure(settings.log_format, settings.log_level)
+    settings.state_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+    try:
+        return _dispatch(args, settings)
+    except KeyboardInterrupt:
+        return 130
+
+
+def _with_server_options(settings: Settings, args: argparse.Namespace) -> Settings:
+    env = dict(os.environ)
+    for option in ("host", "port", "workers"):
+        value = getattr(args, option)
+        if value is not None:
+            env[f"SEVRES_{option.upper()}"] = str(value)
+    return config.load(env, config_file=args.config)
+
+
+def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
+    from sevres.cli import commands
+
+    if args.command == "init":
+        return commands.init(settings)
+    if args.command == "bootstrap":
+        return commands.bootstrap(settings, args.region)
+    if args.command == "serve":
+        return commands.serve(settings)
+    if args.command == "run":
+        code = commands.init(settings) or commands.bootstrap(settings, "RegionOne")
+        return code or commands.serve(settings)
+    if args.command == "db" and args.db_command == "upgrade":
+        return commands.db_upgrade(settings)
+    if args.command == "db" and args.db_command == "current":
+        return commands.db_current(settings)
+    return fail(f"unknown command {args.command}")
+
+
+def admin_password(settings: Settings) -> tuple[str, bool]:
+    """SEVRES_ADMIN_PASSWORD, else the stored one, else a new one stored 0600.
+    Returns the password and whether it was generated just now."""
+    given = os.environ.get("SEVRES_ADMIN_PASSWORD")
+    if given:
+        return given, False
+    path = settings.admin_password_file
+    if path.is_file():
+        return path.read_text().strip(), False
+    password = secrets.token_urlsafe(18)
+    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(descriptor, "w") as handle:
+        handle.write(password + "\n")
+    return password, True
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,18 @@
+"""Users."""
+
+from __future__ import annotations
+
+import datetime
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass(frozen=True)
+class User:
+    id: str
+    name: str
+    domain_id: str
+    enabled: bool
+    default_project_id: str | None
+    password_expires_at: datetime.datetime | None = None
+    extra: dict[str, Any] = field(default_factory=dict)

@@ -1,0 +1,6 @@
+"""Logging through the event catalog only: ``from sevres.log import emit, events``."""
+
+from sevres.log import events
+from sevres.log.pipeline import bind, bound, configure, emit
+
+__all__ = ["bind", "bound", "configure", "emit", "events"]

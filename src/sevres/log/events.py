@@ -1,0 +1,132 @@
+"""The catalog of every event sevres logs.
+
+Code never chooses a level or writes a message: it emits one of these events with its
+declared fields (``emit(events.TOKEN_ISSUED, user_id=...)``). Names are stable, so an
+operator can grep for them, and docs/events.md is generated from this module.
+
+No event may declare a field that could carry a secret (a password, a token, a key); a
+token is only ever logged as ``token_hash``, a short digest that cannot be replayed.
+"""
+
+from __future__ import annotations
+
+import enum
+import string
+from dataclasses import dataclass
+
+
+class Level(enum.IntEnum):
+    DEBUG = 10
+    INFO = 20
+    WARNING = 30
+    ERROR = 40
+
+
+SECRET_WORDS = ("password", "secret", "token_id", "fernet", "private", "credential")
+
+
+@dataclass(frozen=True)
+class Event:
+    name: str
+    level: Level
+    message: str
+    meaning: str
+
+    @property
+    def fields(self) -> tuple[str, ...]:
+        return tuple(
+            field for _, field, _, _ in string.Formatter().parse(self.message) if field
+        )
+
+
+CATALOG: dict[str, Event] = {}
+
+
+def _event(name: str, level: Level, message: str, meaning: str) -> Event:
+    if name in CATALOG:
+        raise ValueError(f"event {name} is declared twice")
+    event = Event(name, level, message, meaning)
+    CATALOG[name] = event
+    return event
+
+
+D, I, W, E = Level.DEBUG, Level.INFO, Level.WARNING, Level.ERROR
+
+# -- server life -------------------------------------------------------------------------
+SERVER_STARTING = _event(
+    "server.starting", I, "serving Keystone v3 at {url} with {workers} worker(s)",
+    "The API server is about to accept connections.")
+WORKER_STARTED = _event(
+    "server.worker_started", I, "worker {pid} ready on database {database}",
+    "One worker process has built its application and connected its database pool.")
+LIBRARY_WARNING = _event(
+    "library.warning", W, "{logger}: {text}",
+    "A third-party library (the HTTP server, the database driver) reported a warning.")
+LIBRARY_ERROR = _event(
+    "library.error", E, "{logger}: {text}",
+    "A third-party library reported an error.")
+
+# -- requests ----------------------------------------------------------------------------
+REQUEST_HANDLED = _event(
+    "http.request", I, "{method} {path} answered {status} in {duration_ms} ms",
+    "One HTTP request was answered.")
+REQUEST_REJECTED = _event(
+    "http.client_error", I, "{method} {path} refused with {status}: {reason}",
+    "A request was refused because of what the client sent or is allowed to do.")
+REQUEST_CRASHED = _event(
+    "http.server_error", E, "{method} {path} failed with {error_type}: {error}",
+    "An unexpected error; the client got a 500. This is a bug: report it with the request id.")
+DATABASE_CONFLICT = _event(
+    "storage.conflict", W, "a write was refused by the database: {error_type}",
+    "A concurrent write or a constraint refused the transaction; the client got 409.")
+
+# -- authentication and tokens -----------------------------------------------------------
+AUTH_SUCCEEDED = _event(
+    "auth.succeeded", I, "user {user_id} authenticated with {methods} scoped to {scope}",
+    "A token was issued.")
+AUTH_FAILED = _event(
+    "auth.failed", W, "authentication failed for {subject}: {reason}",
+    "A login was refused; the client was told only that authentication is required.")
+TOKEN_VALIDATED = _event(
+    "token.validated", D, "token {token_hash} of user {user_id} is valid",
+    "A subject token was validated.")
+TOKEN_REJECTED = _event(
+    "token.rejected", I, "token {token_hash} rejected: {reason}",
+    "A presented token was malformed, expired, revoked, or its user or scope is gone.")
+TOKEN_REVOKED = _event(
+    "token.revoked", I, "token {token_hash} of user {user_id} revoked (audit id {audit_id})",
+    "A token was revoked by DELETE /v3/auth/tokens.")
+PASSWORD_CHANGED = _event(
+    "identity.password_changed", I, "user {user_id} changed their password; older tokens revoked",
+    "A user changed their own password.")
+
+# -- identity data -----------------------------------------------------------------------
+ENTITY_CREATED = _event(
+    "data.created", I, "{kind} {entity_id} created",
+    "An identity, resource, assignment or catalog entity was created.")
+ENTITY_UPDATED = _event(
+    "data.updated", I, "{kind} {entity_id} updated",
+    "An entity was changed.")
+ENTITY_DELETED = _event(
+    "data.deleted", I, "{kind} {entity_id} deleted",
+    "An entity was deleted (with whatever it owned).")
+GRANT_ADDED = _event(
+    "assignment.granted", I, "role {role_id} granted to {actor_id} on {target_id}",
+    "A role assignment was created.")
+GRANT_REMOVED = _event(
+    "assignment.revoked", I, "role {role_id} revoked from {actor_id} on {target_id}",
+    "A role assignment was removed.")
+
+# -- administration ----------------------------------------------------------------------
+SCHEMA_UPGRADED = _event(
+    "db.upgraded", I, "database schema at revision {revision}",
+    "Migrations ran; the schema is current.")
+KEYS_CREATED = _event(
+    "keys.created", I, "fernet key repository created in {path}",
+    "The first staged and primary Fernet keys were written.")
+KEYS_LOADED = _event(
+    "keys.loaded", D, "{count} fernet keys loaded from {path}",
+    "A process loaded the Fernet key ring.")
+BOOTSTRAPPED = _event(
+    "bootstrap.done", I, "bootstrap complete: admin user {user_id}, project {project_id}",
+    "Bootstrap made sure the default domain, admin, roles and identity endpoints exist.")

@@ -1,0 +1,245 @@
+"""Rules for domains and projects, as Keystone applies them.
+
+- Names are unique among domains, and among the projects of one domain (not per parent).
+- A top-level project's parent is its domain; a child lives in its parent's domain.
+- A project may sit at most ``max_depth`` levels below its domain (403 beyond).
+- No project is created under a disabled one (400); a project whose subtree holds enabled
+  projects cannot be disabled (403), nor one enabled under a disabled parent (403).
+- A project with children is deleted only with ``cascade``, and only when every project
+  below it is disabled (403 otherwise).
+- A domain must be disabled before it is deleted; its projects, users, domain-specific
+  roles and every assignment on or by them go with it.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping
+from typing import Any
+
+from sevres import errors
+from sevres.ids import new_id
+from sevres.resource.models import Project
+from sevres.storage.repositories import Store
+
+
+class ResourceService:
+    def __init__(self, max_depth: int) -> None:
+        self.max_depth = max_depth
+
+    # -- reading -------------------------------------------------------------------------
+    def get_domain(self, tx: Store, domain_id: str) -> Project:
+        domain = tx.projects.get(domain_id)
+        if domain is None or not domain.is_domain:
+            raise errors.not_found("domain", domain_id)
+        return domain
+
+    def get_project(self, tx: Store, project_id: str) -> Project:
+        project = tx.projects.get(project_id)
+        if project is None:
+            raise errors.not_found("project", project_id)
+        return project
+
+    def find_domain_by_name(self, tx: Store, name: str) -> Project:
+        domain = tx.projects.get_by_name(None, name)
+        if domain is None:
+            raise errors.not_found("domain", name)
+        return domain
+
+    def list_domains(self, tx: Store, query: Mapping[str, str]) -> list[Project]:
+        return tx.projects.list(query, is_domain=True)
+
+    def list_projects(self, tx: Store, query: Mapping[str, str]) -> list[Project]:
+        wanted = dict(query)
+        is_domain = _truthy(wanted.pop("is_domain", "false"))
+        return tx.projects.list(wanted, is_domain=is_domain)
+
+    def ancestors(self, tx: Store, project: Project) -> list[Project]:
+        """The chain of parents from the nearest up to (and including) the domain."""
+        chain: list[Project] = []
+        seen = {project.id}
+        parent_id = project.parent_id
+        while parent_id and parent_id not in seen:
+            parent = tx.projects.get(parent_id)
+            if parent is None:
+                break
+            chain.append(parent)
+            seen.add(parent_id)
+            parent_id = parent.parent_id
+        return chain
+
+    def subtree(self, tx: Store, project: Project) -> list[Project]:
+        """Every project below ``project`` (breadth first), not the project itself."""
+        found: list[Project] = []
+        frontier = [project.id]
+        while frontier:
+            children = [c for pid in frontier for c in tx.projects.children(pid)]
+            found.extend(children)
+            frontier = [c.id for c in children]
+        return found
+
+    # -- domains -------------------------------------------------------------------------
+    def create_domain(self, tx: Store, attrs: Mapping[str, Any], domain_id: str | None = None) -> Project:
+        name = attrs["name"]
+        if tx.projects.get_by_name(None, name) is not None:
+            raise errors.duplicate("domain", name)
+        ident = domain_id or attrs.get("explicit_domain_id") or new_id()
+        if tx.projects.get(ident) is not None:
+            raise errors.Conflict(f"Conflict occurred attempting to store domain - Duplicate ID, {ident}.")
+        domain = Project(
+            id=ident, name=name, description=attrs.get("description"),
+            enabled=attrs.get("enabled", True), domain_id=None, parent_id=None, is_domain=True,
+            tags=tuple(attrs.get("tags") or ()), extra=_extra(attrs, _DOMAIN_FIELDS),
+        )
+        tx.projects.insert(domain)
+        return domain
+
+    def update_domain(self, tx: Store, domain_id: str, attrs: Mapping[str, Any]) -> Project:
+        domain = self.get_domain(tx, domain_id)
+        return self._update(tx, domain, attrs, _DOMAIN_FIELDS)
+
+    def delete_domain(self, tx: Store, domain_id: str) -> None:
+        domain = self.get_domain(tx, domain_id)
+        if domain.enabled:
+            raise errors.Forbidden(
+                "Cannot delete a domain that is enabled, please disable it first."
+            )
+        projects = [p.id for p in tx.projects.in_domain(domain.id)]
+        users = tx.users.ids_in_domain(domain.id)
+        tx.assignments.remove_for_targets([*projects, domain.id])
+        tx.assignments.remove_for_actors(users)
+        for role_id in tx.roles.ids_in_domain(domain.id):
+            tx.assignments.remove_for_role(role_id)
+            tx.roles.delete(role_id)
+        tx.users.delete(users)
+        tx.projects.delete(projects)
+        tx.projects.delete([domain.id])
+
+    # -- projects ------------------------------------------------------------------------
+    def create_project(self, tx: Store, attrs: Mapping[str, Any], default_domain_id: str) -> Project:
+        if attrs.get("is_domain"):
+            if attrs.get("parent_id"):
+                raise errors.ValidationError(
+                    "Invalid input for field 'parent_id': a project acting as a domain "
+                    "cannot have a parent."
+                )
+            return self.create_domain(tx, attrs)
+        parent_id = attrs.get("parent_id")
+        domain_id = attrs.get("domain_id")
+        if parent_id:
+            parent = tx.projects.get(parent_id)
+            if parent is None:
+                raise errors.not_found("project", parent_id)
+            parent_domain = parent.id if parent.is_domain else parent.domain_id
+            if domain_id and domain_id != parent_domain:
+                raise errors.ValidationError(
+                    f"Cannot create project, the parent {parent.id} is in domain "
+                    f"{parent_domain}, not in {domain_id}."
+                )
+            domain_id = parent_domain
+        domain = self.get_domain(tx, domain_id or default_domain_id)
+        parent = tx.projects.get(parent_id) if parent_id else domain
+        assert parent is not None
+        chain = [parent, *self.ancestors(tx, parent)]
+        disabled = next((p for p in chain if not p.enabled and not p.is_domain), None)
+        if disabled is not None:
+            raise errors.ValidationError(
+                f"cannot create a project in a branch containing a disabled project: {disabled.id}"
+            )
+        depth = sum(1 for p in chain if not p.is_domain) + 1
+        if depth > self.max_depth:
+            raise errors.Forbidden(f"Max hierarchy depth reached for {parent.id} branch.")
+        name = attrs["name"]
+        if tx.projects.get_by_name(domain.id, name) is not None:
+            raise errors.duplicate("project", name)
+        project = Project(
+            id=new_id(), name=name, description=attrs.get("description"),
+            enabled=attrs.get("enabled", True), domain_id=domain.id, parent_id=parent.id,
+            is_domain=False, tags=tuple(attrs.get("tags") or ()),
+            extra=_extra(attrs, _PROJECT_FIELDS),
+        )
+        tx.projects.insert(project)
+        return project
+
+    def update_project(self, tx: Store, project_id: str, attrs: Mapping[str, Any]) -> Project:
+        project = self.get_project(tx, project_id)
+        if "parent_id" in attrs and attrs["parent_id"] != project.parent_id:
+            raise errors.Forbidden("Update of `parent_id` is not allowed.")
+        if "domain_id" in attrs and attrs["domain_id"] != project.domain_id:
+            raise errors.ValidationError("Update of `domain_id` is not allowed.")
+        if "is_domain" in attrs and attrs["is_domain"] != project.is_domain:
+            raise errors.ValidationError("Update of `is_domain` is not allowed.")
+        if project.is_domain:
+            return self._update(tx, project, attrs, _DOMAIN_FIELDS)
+        enabled = attrs.get("enabled")
+        if enabled is False and project.enabled:
+            if any(p.enabled for p in self.subtree(tx, project)):
+                raise errors.Forbidden(
+                    f"Cannot disable project {project.id} since its subtree contains "
+                    "enabled projects."
+                )
+        if enabled is True and not project.enabled:
+            disabled = [p for p in self.ancestors(tx, project) if not p.enabled and not p.is_domain]
+            if disabled:
+                raise errors.Forbidden(
+                    f"Cannot enable project {project.id} since it has disabled parents."
+                )
+        return self._update(tx, project, attrs, _PROJECT_FIELDS)
+
+    def delete_project(self, tx: Store, project_id: str, cascade: bool = False) -> list[str]:
+        """Delete a project (and with ``cascade`` its subtree); returns the ids deleted."""
+        project = self.get_project(tx, project_id)
+        if project.is_domain:
+            self.delete_domain(tx, project.id)
+            return [project.id]
+        below = self.subtree(tx, project)
+        if below and not cascade:
+            raise errors.Forbidden(
+                f"Cannot delete the project {project.id} since it is not a leaf in the "
+                "hierarchy. Use the cascade option if you want to delete a whole subtree."
+            )
+        if any(p.enabled for p in below):
+            raise errors.Forbidden(
+                f"Cannot delete project {project.id} since its subtree contains enabled projects."
+            )
+        ids = [project.id, *(p.id for p in below)]
+        tx.assignments.remove_for_targets(ids)
+        tx.projects.delete(ids)
+        return ids
+
+    # -- shared --------------------------------------------------------------------------
+    def _update(
+        self, tx: Store, entity: Project, attrs: Mapping[str, Any], known: frozenset[str]
+    ) -> Project:
+        kind = "domain" if entity.is_domain else "project"
+        name = attrs.get("name", entity.name)
+        if name != entity.name:
+            scope = None if entity.is_domain else entity.domain_id
+            if tx.projects.get_by_name(scope, name) is not None:
+                raise errors.duplicate(kind, name)
+        extra = {**entity.extra, **_extra(attrs, known)}
+        updated = dataclasses.replace(
+            entity,
+            name=name,
+            description=attrs.get("description", entity.description),
+            enabled=attrs.get("enabled", entity.enabled),
+            tags=tuple(attrs["tags"]) if "tags" in attrs else entity.tags,
+            extra=extra,
+        )
+        tx.projects.update(updated)
+        return updated
+
+
+_PROJECT_FIELDS = frozenset(
+    {"id", "name", "description", "enabled", "domain_id", "parent_id", "is_domain", "tags",
+     "options", "links"}
+)
+_DOMAIN_FIELDS = _PROJECT_FIELDS | {"explicit_domain_id"}
+
+
+def _extra(attrs: Mapping[str, Any], known: frozenset[str]) -> dict[str, Any]:
+    return {k: v for k, v in attrs.items() if k not in known}
+
+
+def _truthy(value: str) -> bool:
+    return value.strip().lower() not in ("0", "false", "no", "off")
