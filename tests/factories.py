@@ -72,7 +72,9 @@ class Api(httpx.Client):
         response = self.put(f"/v3/projects/{project_id}/users/{user_id}/roles/{role_id}")
         assert response.status_code == 204, response.text
 
-    def member_of_new_project(self, password: str = "member-Pa55word") -> tuple[dict[str, Any], dict[str, Any]]:
+    def member_of_new_project(
+        self, password: str = "member-Pa55word"  # noqa: S107 (a test user)
+    ) -> tuple[dict[str, Any], dict[str, Any]]:
         """A new user holding the member role on a new project: (user, project)."""
         project = self.project()
         user = self.user(password=password)

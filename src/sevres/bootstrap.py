@@ -10,6 +10,7 @@ with public, internal and admin endpoints.
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass
 
 from sevres.app import Services
@@ -61,7 +62,7 @@ def _bootstrap(
         if role is None:
             role = s.assignments.create_role(tx, {"name": name})
         role_ids[name] = role.id
-    for prior, implied in zip(ROLE_CHAIN, ROLE_CHAIN[1:], strict=False):
+    for prior, implied in itertools.pairwise(ROLE_CHAIN):
         if not tx.roles.has_implication(role_ids[prior], role_ids[implied]):
             tx.roles.add_implication(role_ids[prior], role_ids[implied])
     admin = role_ids["admin"]

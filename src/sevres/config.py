@@ -59,7 +59,7 @@ class Settings:
 
 
 def _url_host(host: str) -> str:
-    if host in ("0.0.0.0", "::", ""):
+    if host in ("0.0.0.0", "::", ""):  # noqa: S104 (recognises, never binds)
         return "127.0.0.1"
     return f"[{host}]" if ":" in host else host
 
@@ -197,8 +197,8 @@ def _from_toml(document: Mapping[str, Any], path: Path) -> dict[str, Any]:
         for key in section:
             if key not in known:
                 raise ConfigError(f"{path}: unknown setting {key!r} in [{table}]")
-    for name, table, key in _FIELDS:
-        source = document if table is None else document.get(table, {})
+    for name, section_name, key in _FIELDS:
+        source = document if section_name is None else document.get(section_name, {})
         if key in source:
             values[name] = source[key]
     return values

@@ -71,7 +71,9 @@ def forbidden_action(action: str) -> Forbidden:
 
 
 def duplicate(kind: str, name: str) -> Conflict:
-    return Conflict(f"Conflict occurred attempting to store {kind} - Duplicate entry found with name {name}.")
+    return Conflict(
+        f"Conflict occurred attempting to store {kind} - Duplicate entry found with name {name}."
+    )
 
 
 class PayloadTooLarge(SevresError):

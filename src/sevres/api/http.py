@@ -60,7 +60,9 @@ Handler = Callable[[Call], Response]
 Endpoint = Callable[[Request], Awaitable[Response]]
 
 
-def json_response(body: Any, status: int = 200, headers: Mapping[str, str] | None = None) -> Response:
+def json_response(
+    body: Any, status: int = 200, headers: Mapping[str, str] | None = None
+) -> Response:
     return JSONResponse(body, status_code=status, headers=dict(headers or {}))
 
 

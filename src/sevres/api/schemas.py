@@ -70,7 +70,8 @@ _region_props: Schema = {
     "description": DESCRIPTION,
     "parent_region_id": {"type": ["string", "null"], "minLength": 1, "maxLength": 255},
 }
-REGION_CREATE: Schema = {"type": "object", "properties": _region_props, "additionalProperties": True}
+REGION_CREATE: Schema = {"type": "object", "properties": _region_props,
+                         "additionalProperties": True}
 REGION_UPDATE: Schema = {"type": "object", "properties": _region_props, "minProperties": 1,
                          "additionalProperties": True}
 
@@ -100,7 +101,8 @@ ENDPOINT_UPDATE: Schema = {"type": "object", "properties": _endpoint_props, "min
 
 _domain_ref: Schema = {
     "type": "object",
-    "properties": {"id": {"type": "string", "maxLength": 64}, "name": {"type": "string", "maxLength": 255}},
+    "properties": {"id": {"type": "string", "maxLength": 64},
+                   "name": {"type": "string", "maxLength": 255}},
 }
 AUTH: Schema = {
     "type": "object",

@@ -23,11 +23,9 @@ def _validator(schema: Mapping[str, Any]) -> Draft4Validator:
 
 def _describe(error: SchemaError) -> str:
     path = "/".join(str(p) for p in error.absolute_path)
-    message = error.message
+    message = str(error.message)
     if len(message) > 300:
         message = message[:300] + "..."
-    if error.validator == "required" and path:
-        return f"Invalid input for field '{path}': {message}"
     if path:
         return f"Invalid input for field '{path}': {message}"
     return message

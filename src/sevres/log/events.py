@@ -50,83 +50,83 @@ def _event(name: str, level: Level, message: str, meaning: str) -> Event:
     return event
 
 
-D, I, W, E = Level.DEBUG, Level.INFO, Level.WARNING, Level.ERROR
+DBG, INF, WRN, ERR = Level.DEBUG, Level.INFO, Level.WARNING, Level.ERROR
 
 # -- server life -------------------------------------------------------------------------
 SERVER_STARTING = _event(
-    "server.starting", I, "serving Keystone v3 at {url} with {workers} worker(s)",
+    "server.starting", INF, "serving Keystone v3 at {url} with {workers} worker(s)",
     "The API server is about to accept connections.")
 WORKER_STARTED = _event(
-    "server.worker_started", I, "worker {pid} ready on database {database}",
+    "server.worker_started", INF, "worker {pid} ready on database {database}",
     "One worker process has built its application and connected its database pool.")
 LIBRARY_WARNING = _event(
-    "library.warning", W, "{logger}: {text}",
+    "library.warning", WRN, "{logger}: {text}",
     "A third-party library (the HTTP server, the database driver) reported a warning.")
 LIBRARY_ERROR = _event(
-    "library.error", E, "{logger}: {text}",
+    "library.error", ERR, "{logger}: {text}",
     "A third-party library reported an error.")
 
 # -- requests ----------------------------------------------------------------------------
 REQUEST_HANDLED = _event(
-    "http.request", I, "{method} {path} answered {status} in {duration_ms} ms",
+    "http.request", INF, "{method} {path} answered {status} in {duration_ms} ms",
     "One HTTP request was answered.")
 REQUEST_REJECTED = _event(
-    "http.client_error", I, "{method} {path} refused with {status}: {reason}",
+    "http.client_error", INF, "{method} {path} refused with {status}: {reason}",
     "A request was refused because of what the client sent or is allowed to do.")
 REQUEST_CRASHED = _event(
-    "http.server_error", E, "{method} {path} failed with {error_type}: {error}",
+    "http.server_error", ERR, "{method} {path} failed with {error_type}: {error}",
     "An unexpected error; the client got a 500. This is a bug: report it with the request id.")
 DATABASE_CONFLICT = _event(
-    "storage.conflict", W, "a write was refused by the database: {error_type}",
+    "storage.conflict", WRN, "a write was refused by the database: {error_type}",
     "A concurrent write or a constraint refused the transaction; the client got 409.")
 
 # -- authentication and tokens -----------------------------------------------------------
 AUTH_SUCCEEDED = _event(
-    "auth.succeeded", I, "user {user_id} authenticated with {methods} scoped to {scope}",
+    "auth.succeeded", INF, "user {user_id} authenticated with {methods} scoped to {scope}",
     "A token was issued.")
 AUTH_FAILED = _event(
-    "auth.failed", W, "authentication failed for {subject}: {reason}",
+    "auth.failed", WRN, "authentication failed for {subject}: {reason}",
     "A login was refused; the client was told only that authentication is required.")
 TOKEN_VALIDATED = _event(
-    "token.validated", D, "token {token_hash} of user {user_id} is valid",
+    "token.validated", DBG, "token {token_hash} of user {user_id} is valid",
     "A subject token was validated.")
 TOKEN_REJECTED = _event(
-    "token.rejected", I, "token {token_hash} rejected: {reason}",
+    "token.rejected", INF, "token {token_hash} rejected: {reason}",
     "A presented token was malformed, expired, revoked, or its user or scope is gone.")
 TOKEN_REVOKED = _event(
-    "token.revoked", I, "token {token_hash} of user {user_id} revoked (audit id {audit_id})",
+    "token.revoked", INF, "token {token_hash} of user {user_id} revoked (audit id {audit_id})",
     "A token was revoked by DELETE /v3/auth/tokens.")
 PASSWORD_CHANGED = _event(
-    "identity.password_changed", I, "user {user_id} changed their password; older tokens revoked",
+    "identity.password_changed", INF, "user {user_id} changed their password; older tokens revoked",
     "A user changed their own password.")
 
 # -- identity data -----------------------------------------------------------------------
 ENTITY_CREATED = _event(
-    "data.created", I, "{kind} {entity_id} created",
+    "data.created", INF, "{kind} {entity_id} created",
     "An identity, resource, assignment or catalog entity was created.")
 ENTITY_UPDATED = _event(
-    "data.updated", I, "{kind} {entity_id} updated",
+    "data.updated", INF, "{kind} {entity_id} updated",
     "An entity was changed.")
 ENTITY_DELETED = _event(
-    "data.deleted", I, "{kind} {entity_id} deleted",
+    "data.deleted", INF, "{kind} {entity_id} deleted",
     "An entity was deleted (with whatever it owned).")
 GRANT_ADDED = _event(
-    "assignment.granted", I, "role {role_id} granted to {actor_id} on {target_id}",
+    "assignment.granted", INF, "role {role_id} granted to {actor_id} on {target_id}",
     "A role assignment was created.")
 GRANT_REMOVED = _event(
-    "assignment.revoked", I, "role {role_id} revoked from {actor_id} on {target_id}",
+    "assignment.revoked", INF, "role {role_id} revoked from {actor_id} on {target_id}",
     "A role assignment was removed.")
 
 # -- administration ----------------------------------------------------------------------
 SCHEMA_UPGRADED = _event(
-    "db.upgraded", I, "database schema at revision {revision}",
+    "db.upgraded", INF, "database schema at revision {revision}",
     "Migrations ran; the schema is current.")
 KEYS_CREATED = _event(
-    "keys.created", I, "fernet key repository created in {path}",
+    "keys.created", INF, "fernet key repository created in {path}",
     "The first staged and primary Fernet keys were written.")
 KEYS_LOADED = _event(
-    "keys.loaded", D, "{count} fernet keys loaded from {path}",
+    "keys.loaded", DBG, "{count} fernet keys loaded from {path}",
     "A process loaded the Fernet key ring.")
 BOOTSTRAPPED = _event(
-    "bootstrap.done", I, "bootstrap complete: admin user {user_id}, project {project_id}",
+    "bootstrap.done", INF, "bootstrap complete: admin user {user_id}, project {project_id}",
     "Bootstrap made sure the default domain, admin, roles and identity endpoints exist.")

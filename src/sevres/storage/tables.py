@@ -11,6 +11,8 @@ uses a binary collation, so names compare exactly as on SQLite and PostgreSQL.
 
 from __future__ import annotations
 
+from typing import Any
+
 import sqlalchemy as sa
 from sqlalchemy.dialects import mysql
 
@@ -25,11 +27,13 @@ metadata = sa.MetaData(
         "pk": "pk_%(table_name)s",
     }
 )
-MYSQL = {"mysql_charset": "utf8mb4", "mysql_collate": "utf8mb4_bin", "mysql_engine": "InnoDB"}
+MYSQL: dict[str, Any] = {"mysql_charset": "utf8mb4", "mysql_collate": "utf8mb4_bin", "mysql_engine": "InnoDB"}
 
 
 # Microsecond precision everywhere (MariaDB's DATETIME keeps whole seconds by default).
-TIMESTAMP = sa.DateTime().with_variant(mysql.DATETIME(fsp=6), "mysql", "mariadb")
+TIMESTAMP = sa.DateTime().with_variant(
+    mysql.DATETIME(fsp=6), "mysql", "mariadb"
+)
 
 
 def _id(name: str = "id", **kw: object) -> sa.Column[str]:

@@ -52,9 +52,9 @@ class CatalogRepository:
         self._c.execute(sa.delete(r_t).where(r_t.c.id == region_id))
 
     def region_in_use(self, region_id: str) -> bool:
-        child = self._c.execute(sa.select(r_t.c.id).where(r_t.c.parent_region_id == region_id)).first()
+        """Whether any endpoint sits in this region (child regions are the caller's)."""
         used = self._c.execute(sa.select(e_t.c.id).where(e_t.c.region_id == region_id)).first()
-        return child is not None or used is not None
+        return used is not None
 
     # services
     def get_service(self, service_id: str) -> Service | None:

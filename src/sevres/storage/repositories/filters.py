@@ -32,18 +32,17 @@ def apply(
         name, _, op = key.partition("__")
         if name in booleans and not op:
             query = query.where(table.c[name] == is_true(value))
-        elif name in exact and not op:
-            query = query.where(table.c[name] == value)
-        elif name in strings and not op:
+        elif (name in exact or name in strings) and not op:
             query = query.where(table.c[name] == value)
         elif name in strings and op in INEXACT:
-            column = table.c[name]
+            column: sa.ColumnElement[str] = table.c[name]
+            text = value
             if op.startswith("i"):
-                column, value, op = sa.func.lower(column), value.lower(), op[1:]
+                column, text, op = sa.func.lower(column), value.lower(), op[1:]
             pattern = {
-                "contains": f"%{_escape(value)}%",
-                "startswith": f"{_escape(value)}%",
-                "endswith": f"%{_escape(value)}",
+                "contains": f"%{_escape(text)}%",
+                "startswith": f"{_escape(text)}%",
+                "endswith": f"%{_escape(text)}",
             }[op]
             query = query.where(column.like(pattern, escape="\\"))
     return query

@@ -63,7 +63,7 @@ class ProjectRepository:
         ).first()
         return _to_model(row) if row else None
 
-    def list(self, query_filters: Mapping[str, str], is_domain: bool | None) -> list[Project]:
+    def search(self, query_filters: Mapping[str, str], is_domain: bool | None) -> list[Project]:
         query = sa.select(t)
         if is_domain is not None:
             query = query.where(t.c.is_domain == is_domain)

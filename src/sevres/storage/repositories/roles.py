@@ -42,7 +42,7 @@ class RoleRepository:
     def all(self) -> dict[str, Role]:
         return {r.id: _to_model(r) for r in self._c.execute(sa.select(t))}
 
-    def list(self, query_filters: Mapping[str, str]) -> list[Role]:
+    def search(self, query_filters: Mapping[str, str]) -> list[Role]:
         query = sa.select(t)
         wanted = dict(query_filters)
         domain = wanted.pop("domain_id", None)
@@ -76,7 +76,9 @@ class RoleRepository:
         return [(r.prior_role_id, r.implied_role_id) for r in rows]
 
     def add_implication(self, prior_id: str, implied_id: str) -> None:
-        self._c.execute(sa.insert(implied).values(prior_role_id=prior_id, implied_role_id=implied_id))
+        self._c.execute(
+            sa.insert(implied).values(prior_role_id=prior_id, implied_role_id=implied_id)
+        )
 
     def has_implication(self, prior_id: str, implied_id: str) -> bool:
         return self._c.execute(sa.select(implied.c.prior_role_id).where(

@@ -41,7 +41,7 @@ class UserRepository:
         ).first()
         return _to_model(row) if row else None
 
-    def list(self, query_filters: Mapping[str, str]) -> list[User]:
+    def search(self, query_filters: Mapping[str, str]) -> list[User]:
         query = filters.apply(
             sa.select(t), t, query_filters,
             strings=("name",), booleans=("enabled",), exact=("domain_id", "id"),

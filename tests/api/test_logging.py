@@ -1,0 +1,66 @@
+"""What the live server logs: only catalog events, each request under its id, and never a
+password, a token or a key."""
+
+from __future__ import annotations
+
+import json
+import time
+
+import httpx
+
+from sevres.log.events import CATALOG
+from tests.factories import Api, password_auth, project_scope, unique
+from tests.server import ADMIN_PASSWORD, Server
+
+
+def _records(server: Server) -> list[dict[str, object]]:
+    records = []
+    for line in server.log_text().splitlines():
+        if line.startswith("{"):
+            records.append(json.loads(line))
+    return records
+
+
+def test_secrets_never_reach_the_log(server: Server, admin: Api) -> None:
+    """After logins, password changes, validations and revocations, the log holds none of
+    the passwords, tokens or Fernet keys involved."""
+    first, second = unique("pw-first"), unique("pw-second")
+    user = admin.user(password=first)
+    project = admin.project()
+    admin.grant(project["id"], user["id"], admin.role_id("member"))
+    issued = admin.post("/v3/auth/tokens", json=password_auth(
+        user["name"], first, scope=project_scope(project["name"])))
+    token = issued.headers["X-Subject-Token"]
+    assert admin.get("/v3/auth/tokens", headers={"X-Subject-Token": token}).status_code == 200
+    bad = admin.post("/v3/auth/tokens", json=password_auth(user["name"], "wrong-" + first))
+    assert bad.status_code == 401
+    change = admin.post(f"/v3/users/{user['id']}/password",
+                        json={"user": {"original_password": first, "password": second}})
+    assert change.status_code == 204
+    assert admin.get("/v3/auth/tokens", headers={"X-Subject-Token": token}).status_code == 404
+    time.sleep(0.2)  # let the server flush its last lines
+    text = server.log_text()
+    keys = [p.read_text().strip() for p in (server.state_dir / "fernet-keys").iterdir()]
+    for secret in (first, second, "wrong-" + first, ADMIN_PASSWORD, token, admin.token, *keys):
+        assert secret not in text
+    assert any(r["event"] == "auth.failed" for r in _records(server))
+    assert any(r["event"] == "identity.password_changed" for r in _records(server))
+
+
+def test_every_line_is_a_catalog_event_and_requests_carry_their_id(
+    server: Server, anonymous: httpx.Client
+) -> None:
+    """Each JSON line names a catalog event at its declared level; a request's lines carry
+    the id returned to the caller in X-OpenStack-Request-ID."""
+    response = anonymous.get("/v3/projects")
+    request_id = response.headers["X-OpenStack-Request-ID"]
+    time.sleep(0.2)
+    records = _records(server)
+    assert records
+    for record in records:
+        event = CATALOG[str(record["event"])]
+        assert record["level"] == event.level.name
+    mine = [r for r in records if r.get("request_id") == request_id]
+    assert {r["event"] for r in mine} >= {"http.request", "http.client_error"}
+    (handled,) = [r for r in mine if r["event"] == "http.request"]
+    assert handled["status"] == 401 and handled["path"] == "/v3/projects"
