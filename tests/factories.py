@@ -34,6 +34,10 @@ class Api(httpx.Client):
     token: str
     body: dict[str, Any]
 
+    def __enter__(self) -> Api:
+        """Usable in `with` even after login has sent a request (httpx opens on send)."""
+        return self
+
     @classmethod
     def login(cls, url: str, name: str, password: str, domain: str = "Default",
               scope: dict[str, Any] | None = None) -> Api:
@@ -45,6 +49,9 @@ class Api(httpx.Client):
         api.body = response.json()["token"]
         api.headers["X-Auth-Token"] = api.token
         return api
+
+    def __enter__(self) -> Api:  # login() already opened the client; `with` just closes it
+        return self
 
     def make(self, collection: str, key: str, **attrs: Any) -> dict[str, Any]:
         response = self.post(f"/v3/{collection}", json={key: attrs})
