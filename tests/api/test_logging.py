@@ -64,3 +64,15 @@ def test_every_line_is_a_catalog_event_and_requests_carry_their_id(
     assert {r["event"] for r in mine} >= {"http.request", "http.client_error"}
     (handled,) = [r for r in mine if r["event"] == "http.request"]
     assert handled["status"] == 401 and handled["path"] == "/v3/projects"
+
+
+def test_the_request_line_names_the_authenticated_caller(server: Server, admin: Api) -> None:
+    """Once the token is validated, the caller's user and project ids ride the request's
+    closing line too."""
+    response = admin.get("/v3/domains")
+    request_id = response.headers["X-OpenStack-Request-ID"]
+    time.sleep(0.2)
+    (line,) = [r for r in _records(server)
+               if r.get("request_id") == request_id and r["event"] == "http.request"]
+    assert line["user_id"] == admin.body["user"]["id"]
+    assert line["project_id"] == admin.body["project"]["id"]

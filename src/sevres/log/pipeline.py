@@ -57,10 +57,16 @@ def bound(**values: str | None) -> Iterator[None]:
 
 
 def bind(**values: str | None) -> None:
-    """Add to the context already bound (used once the caller's token is known)."""
-    merged = dict(_context.get({}))
-    merged.update({k: v for k, v in values.items() if v})
-    _context.set(merged)
+    """Add to the context already bound (used once the caller's token is known).
+
+    The request's context dict is updated in place, so ids bound inside the worker thread
+    that runs the endpoint also reach the request's closing line in the event loop."""
+    current = _context.get(None)
+    fresh = {k: v for k, v in values.items() if v}
+    if current is None:
+        _context.set(fresh)
+    else:
+        current.update(fresh)
 
 
 def emit(event: Event, **fields: Any) -> None:
