@@ -16,7 +16,7 @@ test: check pytest
 check: lint typecheck
 
 lint: $(VENV)/.installed-dev
-	$(BIN)/ruff check src tests bench
+	$(BIN)/ruff check src tests
 
 typecheck: $(VENV)/.installed-dev
 	$(BIN)/mypy

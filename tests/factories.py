@@ -50,9 +50,6 @@ class Api(httpx.Client):
         api.headers["X-Auth-Token"] = api.token
         return api
 
-    def __enter__(self) -> Api:  # login() already opened the client; `with` just closes it
-        return self
-
     def make(self, collection: str, key: str, **attrs: Any) -> dict[str, Any]:
         response = self.post(f"/v3/{collection}", json={key: attrs})
         assert response.status_code == 201, response.text

@@ -3,7 +3,7 @@ turns them into Keystone's error body in one place, so services never see HTTP."
 
 from __future__ import annotations
 
-_INCORRECT = (
+INCORRECT = (
     "The server could not comply with the request since it is either malformed or "
     "otherwise incorrect. The client is assumed to be in error."
 )
@@ -54,11 +54,11 @@ class Unavailable(SevresError):
 
 
 def invalid_json() -> ValidationError:
-    return ValidationError(f"Expecting to find valid JSON in request body. {_INCORRECT}")
+    return ValidationError(f"Expecting to find valid JSON in request body. {INCORRECT}")
 
 
 def missing_attribute(attribute: str, target: str) -> ValidationError:
-    return ValidationError(f"Expecting to find {attribute} in {target}. {_INCORRECT}")
+    return ValidationError(f"Expecting to find {attribute} in {target}. {INCORRECT}")
 
 
 def not_found(kind: str, ident: str) -> NotFound:

@@ -15,7 +15,7 @@ from sevres.log import emit, events
 from sevres.policy.rules import enforce
 from sevres.tokens.clock import from_ms
 from sevres.tokens.payload import ScopeKind
-from sevres.tokens.service import InvalidToken, ValidToken, token_hash
+from sevres.tokens.service import InvalidToken, UnrecognizedToken, ValidToken, token_hash
 
 if TYPE_CHECKING:
     from sevres.app import Services
@@ -37,11 +37,13 @@ def token_body(call: Call, token: ValidToken, with_catalog: bool) -> dict[str, A
             "password_expires_at": None,
         },
         "audit_ids": list(p.audit_ids),
-        "expires_at": iso(from_ms(p.expires_ms)),
-        "issued_at": iso(from_ms(p.issued_ms)),
+        # Whole seconds, as Keystone renders them ("...:10.000000Z").
+        "expires_at": iso(from_ms(p.expires_ms // 1000 * 1000)),
+        "issued_at": iso(from_ms(p.issued_ms // 1000 * 1000)),
     }
     if p.scope is ScopeKind.UNSCOPED:
         return body
+    roles = [_ref(r.id, r.name) for r in token.roles]
     if p.scope is ScopeKind.PROJECT and token.project is not None and token.domain is not None:
         body["project"] = {"domain": _ref(token.domain.id, token.domain.name),
                            "id": token.project.id, "name": token.project.name}
@@ -49,10 +51,12 @@ def token_body(call: Call, token: ValidToken, with_catalog: bool) -> dict[str, A
     elif p.scope is ScopeKind.DOMAIN and token.domain is not None:
         body["domain"] = _ref(token.domain.id, token.domain.name)
     elif p.scope is ScopeKind.SYSTEM:
+        body["roles"] = roles  # Keystone puts roles before system for this scope only
         body["system"] = {"all": True}
-    body["roles"] = [_ref(r.id, r.name) for r in token.roles]
+    body["roles"] = roles
     if with_catalog:
-        body["catalog"] = call.services.catalog.catalog(call.tx)
+        body["catalog"] = call.services.catalog.catalog(
+            call.tx, token.user.id, token.project.id if token.project else None)
     return body
 
 
@@ -66,12 +70,14 @@ def issue_token(call: Call) -> Response:
 def _subject(call: Call) -> ValidToken:
     subject = call.request.headers.get("x-subject-token")
     if not subject:
-        raise errors.missing_attribute("X-Subject-Token", "request headers")
+        raise errors.NotFound("No token in the request")
     try:
         return call.services.tokens.validate(call.tx, subject)
     except InvalidToken as error:
         emit(events.TOKEN_REJECTED, token_hash=token_hash(subject), reason=error.reason)
-        raise errors.NotFound("Could not recognize Fernet token") from None
+        if isinstance(error, UnrecognizedToken):
+            raise errors.NotFound("Could not recognize Fernet token") from None
+        raise errors.NotFound("Failed to validate token") from None
 
 
 def validate_token(call: Call) -> Response:
@@ -101,8 +107,10 @@ def auth_catalog(call: Call) -> Response:
     token = call.token
     assert token is not None
     if token.payload.scope is ScopeKind.UNSCOPED:
-        raise errors.Forbidden("A project-scoped token is required to produce a service catalog.")
-    return json_response({"catalog": call.services.catalog.catalog(call.tx),
+        raise errors.Forbidden("You are not authorized to perform the requested action.")
+    catalog = call.services.catalog.catalog(
+        call.tx, token.user.id, token.project.id if token.project else None)
+    return json_response({"catalog": catalog,
                           "links": {"self": call.url("auth/catalog")}})
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
+from urllib.parse import quote
 
 from starlette.responses import Response
 from starlette.routing import Route
@@ -35,7 +36,8 @@ def create_region(call: Call) -> Response:
                                      f"{region_id!r} != {attrs['id']!r}")
     r = call.services.catalog.create_region(call.tx, attrs, region_id)
     emit(events.ENTITY_CREATED, kind="region", entity_id=r.id)
-    return created({"region": views.region(call.base_url, r)}, call.url(f"regions/{r.id}"))
+    location = call.url(f"regions/{quote(r.id, safe='')}")  # any string may be a region id
+    return created({"region": views.region(call.base_url, r)}, location)
 
 
 def get_region(call: Call) -> Response:

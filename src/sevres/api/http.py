@@ -98,10 +98,29 @@ async def read_json(request: Request) -> Any:
         raise errors.PayloadTooLarge("Request is too large.")
     if not raw.strip():
         return None
+    content_type = request.headers.get("content-type", "application/json")
+    if "json" not in content_type.split(";")[0].lower():
+        raise errors.ValidationError(
+            f"Expecting to find application/json in Content-Type header. {errors.INCORRECT}")
     try:
-        return json.loads(raw)
+        body = json.loads(raw)
     except (ValueError, UnicodeDecodeError):
         raise errors.invalid_json() from None
+    if not isinstance(body, dict):  # Keystone: an array (or any non-object) is invalid too
+        raise errors.invalid_json()
+    if b"\\u0000" in raw and _holds_nul(body):  # SQLite stores NUL, PostgreSQL refuses it
+        raise errors.ValidationError("Invalid input: strings must not contain NUL characters.")
+    return body
+
+
+def _holds_nul(value: Any) -> bool:
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, dict):
+        return any(_holds_nul(k) or _holds_nul(v) for k, v in value.items())
+    if isinstance(value, list):
+        return any(_holds_nul(v) for v in value)
+    return False
 
 
 def endpoint(
@@ -127,7 +146,8 @@ def endpoint(
                 base_url=base_url(services, request),
             )
             if rule is not None and caller is not None:
-                enforce(rule, caller, {**call.params, **call.query})
+                # path parameters last: a query string must not override the path's ids
+                enforce(rule, caller, {**call.query, **call.params})
             return handler(call)
 
     return run

@@ -102,8 +102,7 @@ def list_inferences(call: Call) -> Response:
         _inference(call, roles[p], [roles[i] for i in sorted(ids) if i in roles])
         for p, ids in sorted(by_prior.items()) if p in roles
     ]
-    return json_response({"role_inferences": inferences,
-                          "links": {"self": call.url("role_inferences")}})
+    return json_response({"role_inferences": inferences})  # Keystone: no links here
 
 
 def routes(s: Services) -> list[Route]:

@@ -67,7 +67,7 @@ ROLE_UPDATE: Schema = {"type": "object", "properties": _role_props, "minProperti
 
 _region_props: Schema = {
     "id": {"type": "string", "minLength": 1, "maxLength": 255},
-    "description": DESCRIPTION,
+    "description": {"type": ["string", "null"], "maxLength": 255},  # the column's size
     "parent_region_id": {"type": ["string", "null"], "minLength": 1, "maxLength": 255},
 }
 REGION_CREATE: Schema = {"type": "object", "properties": _region_props,

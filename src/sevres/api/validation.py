@@ -21,20 +21,22 @@ def _validator(schema: Mapping[str, Any]) -> Draft4Validator:
     return _cache[key]
 
 
-def _describe(error: SchemaError) -> str:
+def _describe(error: SchemaError, field: str | None = None) -> str:
     path = "/".join(str(p) for p in error.absolute_path)
     message = str(error.message)
     if len(message) > 300:
         message = message[:300] + "..."
     if path:
         return f"Invalid input for field '{path}': {message}"
+    if field and error.validator != "required":  # e.g. '{} should be non-empty'
+        return f"Invalid input for field '{field}': {message}"
     return message
 
 
-def check(schema: Mapping[str, Any], document: Any) -> None:
+def check(schema: Mapping[str, Any], document: Any, field: str | None = None) -> None:
     errors_found = sorted(_validator(schema).iter_errors(document), key=lambda e: list(e.path))
     if errors_found:
-        raise errors.ValidationError(_describe(errors_found[0]))
+        raise errors.ValidationError(_describe(errors_found[0], field))
 
 
 def wrapped(body: Any, key: str, schema: Mapping[str, Any]) -> dict[str, Any]:
@@ -45,5 +47,5 @@ def wrapped(body: Any, key: str, schema: Mapping[str, Any]) -> dict[str, Any]:
     if not isinstance(inner, dict):
         raise errors.ValidationError(f"Invalid input for field '{key}': {inner!r:.100} is not "
                                      "of type 'object'")
-    check(schema, inner)
+    check(schema, inner, key)
     return inner

@@ -34,7 +34,7 @@ class AssignmentService:
         return role
 
     def list_roles(self, tx: Store, query: Mapping[str, str]) -> list[Role]:
-        return tx.roles.list(query)
+        return tx.roles.search(query)
 
     def create_role(self, tx: Store, attrs: Mapping[str, Any]) -> Role:
         domain_id = attrs.get("domain_id")
@@ -83,7 +83,7 @@ class AssignmentService:
     def get_implication(self, tx: Store, prior_id: str, implied_id: str) -> tuple[Role, Role]:
         prior, implied = self.get_role(tx, prior_id), self.get_role(tx, implied_id)
         if not tx.roles.has_implication(prior_id, implied_id):
-            raise errors.not_found("implied role", f"{prior_id} implies {implied_id}")
+            raise errors.NotFound(f"{prior_id} does not imply {implied_id}.")
         return prior, implied
 
     def remove_implication(self, tx: Store, prior_id: str, implied_id: str) -> None:
@@ -220,11 +220,12 @@ class AssignmentService:
         system = "scope.system" in query
         inherited_only = query.get("scope.OS-INHERIT:inherited_to") == "projects"
         rows = tx.assignments.find(actor_ids=[user_id] if user_id else None)
-        if effective:
-            rows = self._expand(tx, rows)
+        if effective:  # Keystone leaves system assignments out of the effective view
+            rows = self._expand(tx, [a for a in rows if a.target_kind is not TargetKind.SYSTEM])
         chosen: list[Assignment] = []
         for a in rows:
-            if project_id and (a.target_kind is not TargetKind.PROJECT or a.target_id != project_id):
+            on_project = a.target_kind is TargetKind.PROJECT and a.target_id == project_id
+            if project_id and not on_project:
                 continue
             if domain_id and (a.target_kind is not TargetKind.DOMAIN or a.target_id != domain_id):
                 continue

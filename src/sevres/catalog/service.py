@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import re
 from collections.abc import Mapping
 from typing import Any
 
@@ -16,6 +17,16 @@ _SERVICE_FIELDS = frozenset({"id", "type", "enabled", "links"})
 _ENDPOINT_FIELDS = frozenset(
     {"id", "interface", "region_id", "region", "service_id", "url", "enabled", "links"}
 )
+_URL_VARIABLE = re.compile(r"\$\((\w+)\)s")
+
+
+def _substitute(url: str, values: Mapping[str, str | None]) -> str | None:
+    """An endpoint URL with ``$(name)s`` filled in; None (the endpoint is left out of the
+    catalog, as Keystone does) when a variable has no value for this token."""
+    names = _URL_VARIABLE.findall(url)
+    if any(values.get(n) is None for n in names):
+        return None
+    return _URL_VARIABLE.sub(lambda m: str(values[m.group(1)]), url)
 
 
 def _extra(attrs: Mapping[str, Any], known: frozenset[str]) -> dict[str, Any]:
@@ -60,13 +71,24 @@ class CatalogService:
         return updated
 
     def delete_region(self, tx: Store, region_id: str) -> None:
+        """Delete a region and every region below it (as Keystone does), unless one of
+        them still has endpoints."""
         self.get_region(tx, region_id)
-        if tx.catalog.region_in_use(region_id):
+        children: dict[str, list[str]] = {}
+        for r in tx.catalog.list_regions({}):
+            if r.parent_region_id:
+                children.setdefault(r.parent_region_id, []).append(r.id)
+        tree, frontier = [region_id], [region_id]
+        while frontier:
+            frontier = [c for f in frontier for c in children.get(f, ()) if c not in tree]
+            tree.extend(frontier)
+        if any(tx.catalog.region_in_use(ident) for ident in tree):
             raise errors.Forbidden(
                 f"Unable to delete region {region_id} because it or its child regions have "
                 "associated endpoints."
             )
-        tx.catalog.delete_region(region_id)
+        for ident in reversed(tree):
+            tx.catalog.delete_region(ident)
 
     def _check_parent(self, tx: Store, region_id: str, parent_id: str) -> None:
         seen = {region_id}
@@ -123,10 +145,11 @@ class CatalogService:
         return tx.catalog.list_endpoints(query)
 
     def create_endpoint(self, tx: Store, attrs: Mapping[str, Any]) -> Endpoint:
-        self.get_service(tx, attrs["service_id"])
+        if tx.catalog.get_service(attrs["service_id"]) is None:  # 400 here, as in Keystone
+            raise errors.missing_attribute("endpoint service_id", "service table")
         region_id = attrs.get("region_id") or attrs.get("region")
         if region_id:
-            self.get_region(tx, region_id)
+            self._check_endpoint_region(tx, region_id)
         endpoint = Endpoint(new_id(), attrs["interface"], region_id, attrs["service_id"],
                             attrs["url"], attrs.get("enabled", True),
                             _extra(attrs, _ENDPOINT_FIELDS))
@@ -139,7 +162,7 @@ class CatalogService:
             self.get_service(tx, attrs["service_id"])
         region_id = attrs.get("region_id", attrs.get("region", endpoint.region_id))
         if region_id and region_id != endpoint.region_id:
-            self.get_region(tx, region_id)
+            self._check_endpoint_region(tx, region_id)
         updated = dataclasses.replace(
             endpoint, interface=attrs.get("interface", endpoint.interface), region_id=region_id,
             service_id=attrs.get("service_id", endpoint.service_id),
@@ -149,24 +172,30 @@ class CatalogService:
         tx.catalog.save_endpoint(updated, new=False)
         return updated
 
+    def _check_endpoint_region(self, tx: Store, region_id: str) -> None:
+        if tx.catalog.get_region(region_id) is None:
+            raise errors.missing_attribute("endpoint region_id", "region table")
+
     def delete_endpoint(self, tx: Store, endpoint_id: str) -> None:
         self.get_endpoint(tx, endpoint_id)
         tx.catalog.delete_endpoint(endpoint_id)
 
     # -- the catalog ---------------------------------------------------------------------
-    def catalog(self, tx: Store) -> list[dict[str, Any]]:
-        """Keystone's v3 catalog: enabled services, each with its enabled endpoints."""
+    def catalog(self, tx: Store, user_id: str | None = None,
+                project_id: str | None = None) -> list[dict[str, Any]]:
+        """Keystone's v3 catalog: every service (a disabled one with no endpoints), each
+        with its enabled endpoints, ``$(project_id)s``-style URL variables filled in."""
         endpoints = [e for e in tx.catalog.list_endpoints({}) if e.enabled]
+        values = {"user_id": user_id, "project_id": project_id, "tenant_id": project_id}
         entries = []
         for service in tx.catalog.list_services({}):
-            if not service.enabled:
-                continue
-            mine = [e for e in endpoints if e.service_id == service.id]
+            mine = [(e, _substitute(e.url, values)) for e in endpoints
+                    if e.service_id == service.id and service.enabled]
             entries.append({
                 "endpoints": [
                     {"id": e.id, "interface": e.interface, "region_id": e.region_id,
-                     "url": e.url, "region": e.region_id}
-                    for e in mine
+                     "url": url, "region": e.region_id}
+                    for e, url in mine if url is not None
                 ],
                 "id": service.id,
                 "type": service.type,

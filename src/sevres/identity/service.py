@@ -38,13 +38,16 @@ class IdentityService:
         return user
 
     def list_users(self, tx: Store, query: Mapping[str, str]) -> list[User]:
-        return tx.users.list(query)
+        return tx.users.search(query)
 
     def create_user(self, tx: Store, attrs: Mapping[str, Any], default_domain_id: str) -> User:
         domain = self.resources.get_domain(tx, attrs.get("domain_id") or default_domain_id)
         name = attrs["name"]
         if tx.users.get_by_name(domain.id, name) is not None:
-            raise errors.duplicate("user", name)
+            raise errors.Conflict(
+                "Conflict occurred attempting to store user - Duplicate entry found with "
+                f"name {name} at domain ID {domain.id}."
+            )
         default_project_id = attrs.get("default_project_id")
         if default_project_id:
             self._check_default_project(tx, default_project_id)

@@ -51,14 +51,21 @@ def _self(key: str) -> Rule:
     return rule
 
 
+def _own_project(caller: Caller, target: Mapping[str, str]) -> bool:
+    return caller.is_admin or (
+        caller.project_id is not None and target.get("project_id") == caller.project_id)
+
+
 def _token_subject(caller: Caller, target: Mapping[str, str]) -> bool:
-    return caller.is_admin or "service" in caller.roles or target.get("subject_user_id") == caller.user_id
+    return (caller.is_admin or "service" in caller.roles
+            or target.get("subject_user_id") == caller.user_id)
 
 
 RULES: dict[str, Rule] = {
     "identity:get_user": _self("user_id"),
     "identity:list_role_assignments": _self("user.id"),
     "identity:list_user_projects": _self("user_id"),
+    "identity:get_project": _own_project,
     "identity:validate_token": _token_subject,
     "identity:check_token": _token_subject,
     "identity:revoke_token": _token_subject,

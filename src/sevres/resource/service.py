@@ -18,9 +18,10 @@ from collections.abc import Mapping
 from typing import Any
 
 from sevres import errors
-from sevres.ids import new_id
+from sevres.ids import new_id, utcnow
 from sevres.resource.models import Project
 from sevres.storage.repositories import Store
+from sevres.tokens.clock import now_ms
 
 
 class ResourceService:
@@ -47,12 +48,12 @@ class ResourceService:
         return domain
 
     def list_domains(self, tx: Store, query: Mapping[str, str]) -> list[Project]:
-        return tx.projects.list(query, is_domain=True)
+        return tx.projects.search(query, is_domain=True)
 
     def list_projects(self, tx: Store, query: Mapping[str, str]) -> list[Project]:
         wanted = dict(query)
         is_domain = _truthy(wanted.pop("is_domain", "false"))
-        return tx.projects.list(wanted, is_domain=is_domain)
+        return tx.projects.search(wanted, is_domain=is_domain)
 
     def ancestors(self, tx: Store, project: Project) -> list[Project]:
         """The chain of parents from the nearest up to (and including) the domain."""
@@ -79,13 +80,17 @@ class ResourceService:
         return found
 
     # -- domains -------------------------------------------------------------------------
-    def create_domain(self, tx: Store, attrs: Mapping[str, Any], domain_id: str | None = None) -> Project:
+    def create_domain(
+        self, tx: Store, attrs: Mapping[str, Any], domain_id: str | None = None
+    ) -> Project:
         name = attrs["name"]
         if tx.projects.get_by_name(None, name) is not None:
-            raise errors.duplicate("domain", name)
+            raise _duplicate_domain(name)
         ident = domain_id or attrs.get("explicit_domain_id") or new_id()
         if tx.projects.get(ident) is not None:
-            raise errors.Conflict(f"Conflict occurred attempting to store domain - Duplicate ID, {ident}.")
+            raise errors.Conflict(
+                f"Conflict occurred attempting to store domain - Duplicate ID, {ident}."
+            )
         domain = Project(
             id=ident, name=name, description=attrs.get("description"),
             enabled=attrs.get("enabled", True), domain_id=None, parent_id=None, is_domain=True,
@@ -114,9 +119,12 @@ class ResourceService:
         tx.users.delete(users)
         tx.projects.delete(projects)
         tx.projects.delete([domain.id])
+        _revoke_tokens_on(tx, domain)
 
     # -- projects ------------------------------------------------------------------------
-    def create_project(self, tx: Store, attrs: Mapping[str, Any], default_domain_id: str) -> Project:
+    def create_project(
+        self, tx: Store, attrs: Mapping[str, Any], default_domain_id: str
+    ) -> Project:
         if attrs.get("is_domain"):
             if attrs.get("parent_id"):
                 raise errors.ValidationError(
@@ -129,15 +137,20 @@ class ResourceService:
         if parent_id:
             parent = tx.projects.get(parent_id)
             if parent is None:
-                raise errors.not_found("project", parent_id)
+                # Keystone answers 400 (not 404) for a reference inside the body.
+                raise errors.ValidationError(f"Could not find project: {parent_id}.")
             parent_domain = parent.id if parent.is_domain else parent.domain_id
             if domain_id and domain_id != parent_domain:
                 raise errors.ValidationError(
-                    f"Cannot create project, the parent {parent.id} is in domain "
-                    f"{parent_domain}, not in {domain_id}."
+                    f"Cannot create project, since it specifies its domain_id {domain_id}, "
+                    f"but specifies a parent in a different domain ({parent_domain})."
                 )
             domain_id = parent_domain
-        domain = self.get_domain(tx, domain_id or default_domain_id)
+        wanted_domain = domain_id or default_domain_id
+        found_domain = tx.projects.get(wanted_domain)
+        if found_domain is None or not found_domain.is_domain:
+            raise errors.ValidationError(f"Could not find domain: {wanted_domain}.")
+        domain = found_domain
         parent = tx.projects.get(parent_id) if parent_id else domain
         assert parent is not None
         chain = [parent, *self.ancestors(tx, parent)]
@@ -150,10 +163,11 @@ class ResourceService:
         if depth > self.max_depth:
             raise errors.Forbidden(f"Max hierarchy depth reached for {parent.id} branch.")
         name = attrs["name"]
+        ident = new_id()
         if tx.projects.get_by_name(domain.id, name) is not None:
-            raise errors.duplicate("project", name)
+            raise _duplicate_project(name, ident)
         project = Project(
-            id=new_id(), name=name, description=attrs.get("description"),
+            id=ident, name=name, description=attrs.get("description"),
             enabled=attrs.get("enabled", True), domain_id=domain.id, parent_id=parent.id,
             is_domain=False, tags=tuple(attrs.get("tags") or ()),
             extra=_extra(attrs, _PROJECT_FIELDS),
@@ -166,18 +180,19 @@ class ResourceService:
         if "parent_id" in attrs and attrs["parent_id"] != project.parent_id:
             raise errors.Forbidden("Update of `parent_id` is not allowed.")
         if "domain_id" in attrs and attrs["domain_id"] != project.domain_id:
-            raise errors.ValidationError("Update of `domain_id` is not allowed.")
+            raise errors.ValidationError("Cannot change Domain ID")
         if "is_domain" in attrs and attrs["is_domain"] != project.is_domain:
             raise errors.ValidationError("Update of `is_domain` is not allowed.")
         if project.is_domain:
             return self._update(tx, project, attrs, _DOMAIN_FIELDS)
         enabled = attrs.get("enabled")
-        if enabled is False and project.enabled:
-            if any(p.enabled for p in self.subtree(tx, project)):
-                raise errors.Forbidden(
-                    f"Cannot disable project {project.id} since its subtree contains "
-                    "enabled projects."
-                )
+        if enabled is False and project.enabled and any(
+            p.enabled for p in self.subtree(tx, project)
+        ):
+            raise errors.Forbidden(
+                f"Cannot disable project {project.id} since its subtree contains "
+                "enabled projects."
+            )
         if enabled is True and not project.enabled:
             disabled = [p for p in self.ancestors(tx, project) if not p.enabled and not p.is_domain]
             if disabled:
@@ -205,18 +220,21 @@ class ResourceService:
         ids = [project.id, *(p.id for p in below)]
         tx.assignments.remove_for_targets(ids)
         tx.projects.delete(ids)
+        for deleted in [project, *below]:
+            _revoke_tokens_on(tx, deleted)
         return ids
 
     # -- shared --------------------------------------------------------------------------
     def _update(
         self, tx: Store, entity: Project, attrs: Mapping[str, Any], known: frozenset[str]
     ) -> Project:
-        kind = "domain" if entity.is_domain else "project"
         name = attrs.get("name", entity.name)
         if name != entity.name:
             scope = None if entity.is_domain else entity.domain_id
             if tx.projects.get_by_name(scope, name) is not None:
-                raise errors.duplicate(kind, name)
+                if entity.is_domain:
+                    raise _duplicate_domain(name)
+                raise _duplicate_project(name, entity.id)
         extra = {**entity.extra, **_extra(attrs, known)}
         updated = dataclasses.replace(
             entity,
@@ -227,6 +245,8 @@ class ResourceService:
             extra=extra,
         )
         tx.projects.update(updated)
+        if entity.enabled and not updated.enabled:
+            _revoke_tokens_on(tx, entity)
         return updated
 
 
@@ -237,9 +257,33 @@ _PROJECT_FIELDS = frozenset(
 _DOMAIN_FIELDS = _PROJECT_FIELDS | {"explicit_domain_id"}
 
 
+def _duplicate_domain(name: str) -> errors.Conflict:
+    return errors.Conflict(
+        "Conflict occurred attempting to store project - it is not permitted to have two "
+        f"projects acting as domains with the same name: {name}."
+    )
+
+
+def _duplicate_project(name: str, project_id: str) -> errors.Conflict:
+    return errors.Conflict(
+        "Conflict occurred attempting to store project - it is not permitted to have two "
+        "projects with either the same name or same id in the same domain: "
+        f"name is {name}, project id {project_id}."
+    )
+
+
 def _extra(attrs: Mapping[str, Any], known: frozenset[str]) -> dict[str, Any]:
     return {k: v for k, v in attrs.items() if k not in known}
 
 
 def _truthy(value: str) -> bool:
     return value.strip().lower() not in ("0", "false", "no", "off")
+
+
+def _revoke_tokens_on(tx: Store, entity: Project) -> None:
+    """Tokens scoped to a disabled or deleted project or domain (or, for a domain, held by
+    its users) stay dead even if it is enabled again or its id is reused."""
+    if entity.is_domain:
+        tx.revocations.add(issued_before_ms=now_ms(), now=utcnow(), domain_id=entity.id)
+    else:
+        tx.revocations.add(issued_before_ms=now_ms(), now=utcnow(), project_id=entity.id)

@@ -83,6 +83,11 @@ class Database:
                 "Conflict occurred attempting to store data: another entry with the same "
                 "unique attributes exists or the entity it refers to is gone."
             ) from None
+        except sa.exc.DataError:  # e.g. NUL in PostgreSQL text, over-long MariaDB TEXT
+            raise errors.ValidationError(
+                "Invalid input: a value is too long, or holds characters (such as NUL), "
+                "that the identity database cannot store."
+            ) from None
         except sa.exc.OperationalError as error:
             if getattr(error, "connection_invalidated", False) or _is_unreachable(error):
                 raise errors.Unavailable(

@@ -27,7 +27,9 @@ metadata = sa.MetaData(
         "pk": "pk_%(table_name)s",
     }
 )
-MYSQL: dict[str, Any] = {"mysql_charset": "utf8mb4", "mysql_collate": "utf8mb4_bin", "mysql_engine": "InnoDB"}
+MYSQL: dict[str, Any] = {
+    "mysql_charset": "utf8mb4", "mysql_collate": "utf8mb4_bin", "mysql_engine": "InnoDB"
+}
 
 
 # Microsecond precision everywhere (MariaDB's DATETIME keeps whole seconds by default).

@@ -42,6 +42,10 @@ class InvalidToken(Exception):
         self.reason = reason
 
 
+class UnrecognizedToken(InvalidToken):
+    """Not a token at all: bad encoding, wrong key, tampered or truncated."""
+
+
 def token_hash(token: str) -> str:
     """A short digest that identifies a token in logs without being usable as one."""
     return hashlib.sha256(token.encode()).hexdigest()[:16]
@@ -110,7 +114,7 @@ class TokenService:
         issued = now_ms()
         payload = Payload(
             user_id=user.id,
-            methods=tuple(dict.fromkeys([*carried, *methods])),
+            methods=tuple(dict.fromkeys([*methods, *carried])),
             scope=scope,
             scope_id=scope_id,
             issued_ms=issued,
@@ -121,7 +125,7 @@ class TokenService:
             valid = self._rebuild(tx, payload)
         except InvalidToken as error:
             emit(events.AUTH_FAILED, subject=user.id, reason=error.reason)
-            raise errors.Unauthorized(_no_access(user, scope, scope_id)) from None
+            raise errors.Unauthorized() from None
         token = codec.encode(payload, self.keys)
         emit(events.AUTH_SUCCEEDED, user_id=user.id, methods=",".join(payload.methods),
              scope=f"{scope.name.lower()}:{scope_id or '-'}")
@@ -132,6 +136,8 @@ class TokenService:
         if not isinstance(ref, Mapping) or "password" not in ref:
             raise errors.missing_attribute("password", "identity/password/user")
         domain = ref.get("domain") or {}
+        if not ref.get("id") and ref.get("name") and not (domain.get("id") or domain.get("name")):
+            raise errors.missing_attribute("domain", "user")
         if not ref.get("id") and not (ref.get("name") and (domain.get("id") or domain.get("name"))):
             raise errors.ValidationError(
                 "Invalid input for field 'identity/password/user': a user id, or a user name "
@@ -188,7 +194,8 @@ class TokenService:
                 )
             project = tx.projects.get_by_name(domain_id, ref["name"]) if domain_id else None
             if project is None or project.is_domain:
-                raise errors.Unauthorized(f"Could not find project: {ref['name']}.")
+                emit(events.AUTH_FAILED, subject=user.id, reason="unknown project name")
+                raise errors.Unauthorized()
             return ScopeKind.PROJECT, project.id
         if "domain" in scope:
             ref = scope["domain"]
@@ -199,7 +206,8 @@ class TokenService:
                                              "id or name is required.")
             found = tx.projects.get_by_name(None, ref["name"])
             if found is None:
-                raise errors.Unauthorized(f"Could not find domain: {ref['name']}.")
+                emit(events.AUTH_FAILED, subject=user.id, reason="unknown domain name")
+                raise errors.Unauthorized()
             return ScopeKind.DOMAIN, found.id
         if "system" in scope:
             if scope["system"] != {"all": True}:
@@ -214,13 +222,18 @@ class TokenService:
         try:
             payload = codec.decode(token, self.keys)
         except codec.MalformedToken as error:
-            raise InvalidToken(f"malformed: {error}") from None
+            raise UnrecognizedToken(f"malformed: {error}") from None
         if payload.expires_ms <= now_ms():
             raise InvalidToken("expired")
-        if tx.revocations.is_revoked(audit_ids=[payload.audit_ids[0]], user_id=payload.user_id,
-                                     issued_at_ms=payload.issued_ms):
+        valid = self._rebuild(tx, payload)
+        domains = {valid.user_domain.id, *([valid.domain.id] if valid.domain else [])}
+        if tx.revocations.is_revoked(
+            audit_id=payload.audit_ids[0], user_id=payload.user_id,
+            project_id=valid.project.id if valid.project else None,
+            domain_ids=sorted(domains), issued_at_ms=payload.issued_ms,
+        ):
             raise InvalidToken("revoked")
-        return self._rebuild(tx, payload)
+        return valid
 
     def _rebuild(self, tx: Store, payload: Payload) -> ValidToken:
         user = tx.users.get(payload.user_id)
@@ -256,13 +269,3 @@ class TokenService:
     def revoke(self, tx: Store, token: ValidToken) -> None:
         tx.revocations.add(issued_before_ms=now_ms(), now=utcnow(),
                            audit_id=token.payload.audit_ids[0])
-
-
-def _no_access(user: User, scope: ScopeKind, scope_id: str | None) -> str:
-    if scope is ScopeKind.PROJECT:
-        return f"User {user.id} has no access to project {scope_id}"
-    if scope is ScopeKind.DOMAIN:
-        return f"User {user.id} has no access to domain {scope_id}"
-    if scope is ScopeKind.SYSTEM:
-        return f"User {user.id} has no access to the system"
-    return "The request you have made requires authentication."

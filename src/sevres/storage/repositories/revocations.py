@@ -23,10 +23,15 @@ class RevocationRepository:
             issued_before_ms=issued_before_ms, revoked_at=now,
         ))
 
-    def is_revoked(self, *, audit_ids: list[str], user_id: str, issued_at_ms: int) -> bool:
-        """True when an event names one of the token's audit ids, or its user, and was
-        recorded at or after the moment the token was issued."""
-        match = sa.or_(t.c.audit_id.in_(audit_ids), t.c.user_id == user_id)
+    def is_revoked(self, *, audit_id: str, user_id: str, project_id: str | None,
+                   domain_ids: list[str], issued_at_ms: int) -> bool:
+        """True when an event recorded at or after the token's issue names the token's
+        audit id, its user, its project, or a domain it depends on (its scope's or its
+        user's)."""
+        match = sa.or_(t.c.audit_id == audit_id, t.c.user_id == user_id,
+                       t.c.domain_id.in_(domain_ids))
+        if project_id is not None:
+            match = sa.or_(match, t.c.project_id == project_id)
         row = self._c.execute(
             sa.select(t.c.id).where(match, t.c.issued_before_ms >= issued_at_ms).limit(1)
         ).first()
