@@ -15,11 +15,12 @@ from starlette.middleware import Middleware
 from starlette.routing import BaseRoute
 
 from sevres import config, log
-from sevres.api import auth, catalog, discovery, grants, resources, roles, users
+from sevres.api import auth, catalog, discovery, grants, groups, resources, roles, users
 from sevres.api.middleware import RequestContext, http_exception
 from sevres.assignment.service import AssignmentService
 from sevres.catalog.service import CatalogService
 from sevres.config import Settings
+from sevres.identity.groups import GroupService
 from sevres.identity.passwords import PasswordHashing
 from sevres.identity.service import IdentityService
 from sevres.resource.service import ResourceService
@@ -34,6 +35,7 @@ class Services:
     database: Database
     resources: ResourceService
     identity: IdentityService
+    groups: GroupService
     assignments: AssignmentService
     catalog: CatalogService
     tokens: TokenService
@@ -48,8 +50,8 @@ def build_services(settings: Settings, database: Database | None = None) -> Serv
     assignments = AssignmentService(resources)
     tokens = TokenService(keys.load(settings.keys_dir), identity, assignments,
                           settings.token_expiration)
-    return Services(settings, database, resources, identity, assignments, CatalogService(),
-                    tokens)
+    return Services(settings, database, resources, identity, GroupService(resources),
+                    assignments, CatalogService(), tokens)
 
 
 def build_app(services: Services) -> Starlette:
@@ -58,6 +60,7 @@ def build_app(services: Services) -> Starlette:
         *auth.routes(services),
         *resources.routes(services),
         *users.routes(services),
+        *groups.routes(services),
         *roles.routes(services),
         *grants.routes(services),
         *catalog.routes(services),

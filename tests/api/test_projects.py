@@ -375,13 +375,18 @@ def test_depth_limit(admin: Api) -> None:
     assert parent_id in error(response, 403)
 
 
-def test_patch_parent_id_is_403(admin: Api) -> None:
-    """Moving a project in the hierarchy is not allowed."""
+def test_patch_parent_id_moves_the_project(admin: Api) -> None:
+    """Beyond Keystone (which answers 403): PATCH parent_id moves a project, and moving
+    it under itself is a 400 naming the cycle (tests/api/test_hierarchy.py covers more)."""
     project = admin.project()
     other = admin.project()
     response = admin.patch(f"/v3/projects/{project['id']}",
                            json={"project": {"parent_id": other["id"]}})
-    assert error(response, 403) == "Update of `parent_id` is not allowed."
+    assert response.status_code == 200, response.text
+    assert response.json()["project"]["parent_id"] == other["id"]
+    back = admin.patch(f"/v3/projects/{other['id']}",
+                       json={"project": {"parent_id": project["id"]}})
+    assert "cycle" in error(back, 400)
 
 
 def test_patch_domain_id_is_400_unless_unchanged(admin: Api) -> None:

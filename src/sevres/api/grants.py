@@ -10,27 +10,35 @@ from starlette.routing import Route
 from sevres import errors
 from sevres.api import views
 from sevres.api.http import Call, json_response, no_content, route_table
-from sevres.assignment.models import SYSTEM_TARGET, Assignment, TargetKind
+from sevres.assignment.models import SYSTEM_TARGET, ActorKind, Assignment, TargetKind
 from sevres.log import emit, events
 from sevres.storage.repositories.filters import is_true
 
 if TYPE_CHECKING:
     from sevres.app import Services
 
-_KINDS = {"projects": TargetKind.PROJECT, "domains": TargetKind.DOMAIN}
+_TARGETS = {"projects": TargetKind.PROJECT, "domains": TargetKind.DOMAIN,
+            "system": TargetKind.SYSTEM}
+_ACTORS = {"users": ActorKind.USER, "groups": ActorKind.GROUP}
+
+
+def _shape(call: Call) -> tuple[ActorKind, str, TargetKind, str, bool]:
+    """Read a grant path: [OS-INHERIT/]{projects|domains}/{t}|system, {users|groups}/{a}."""
+    parts = call.request.url.path.split("/")[2:]
+    inherited = parts[0] == "OS-INHERIT"
+    if inherited:
+        parts = parts[1:]
+    target_kind = _TARGETS[parts[0]]
+    actors = parts[1] if target_kind is TargetKind.SYSTEM else parts[2]
+    target_id = SYSTEM_TARGET if target_kind is TargetKind.SYSTEM else call.params["target_id"]
+    return _ACTORS[actors], call.params["actor_id"], target_kind, target_id, inherited
 
 
 def _grant(call: Call) -> Assignment:
-    kind, target = _target(call)
+    actor_kind, actor_id, target_kind, target_id, inherited = _shape(call)
     return call.services.assignments.make_grant(
-        call.tx, call.params["user_id"], kind, target, call.params["role_id"])
-
-
-def _target(call: Call) -> tuple[TargetKind, str]:
-    if "target_id" in call.params:
-        collection = call.request.url.path.split("/")[2]
-        return _KINDS[collection], call.params["target_id"]
-    return TargetKind.SYSTEM, SYSTEM_TARGET
+        call.tx, actor_kind, actor_id, target_kind, target_id, call.params["role_id"],
+        inherited)
 
 
 def put_grant(call: Call) -> Response:
@@ -55,16 +63,17 @@ def delete_grant(call: Call) -> Response:
 
 
 def list_grants(call: Call) -> Response:
-    kind, target = _target(call)
-    user_id = call.params["user_id"]
+    actor_kind, actor_id, target_kind, target_id, inherited = _shape(call)
     service = call.services.assignments
-    if call.tx.users.get(user_id) is None:
-        raise errors.not_found("user", user_id)
-    if kind is TargetKind.PROJECT:
-        call.services.resources.get_project(call.tx, target)
-    elif kind is TargetKind.DOMAIN:
-        call.services.resources.get_domain(call.tx, target)
-    roles = service.roles_granted(call.tx, user_id, target)
+    if actor_kind is ActorKind.USER and call.tx.users.get(actor_id) is None:
+        raise errors.not_found("user", actor_id)
+    if actor_kind is ActorKind.GROUP and call.tx.groups.get(actor_id) is None:
+        raise errors.not_found("group", actor_id)
+    if target_kind is TargetKind.PROJECT:
+        call.services.resources.get_project(call.tx, target_id)
+    elif target_kind is TargetKind.DOMAIN:
+        call.services.resources.get_domain(call.tx, target_id)
+    roles = service.roles_granted(call.tx, actor_id, target_id, inherited)
     path = call.request.url.path.removeprefix("/v3/")
     return json_response(views.collection(
         call.base_url, path, "roles", (views.role(call.base_url, r) for r in roles)))
@@ -77,7 +86,7 @@ def list_assignments(call: Call) -> Response:
     names = _namer(call) if include_names else None
     return json_response(views.collection(
         call.base_url, "role_assignments", "role_assignments",
-        (views.assignment(call.base_url, a, names) for a in found),
+        (views.assignment(call.base_url, a, names, derivation) for a, derivation in found),
         str(call.request.query_params)))
 
 
@@ -105,6 +114,10 @@ def _namer(call: Call) -> Any:
                 project = tx.projects.get(ident)
                 entry = {"name": project.name if project else None,
                          "domain": domain_ref(project.domain_id if project else None)}
+            elif kind == "group":
+                group = tx.groups.get(ident)
+                entry = {"name": group.name if group else None,
+                         "domain": domain_ref(group.domain_id if group else None)}
             else:
                 domain = tx.projects.get(ident)
                 entry = {"name": domain.name if domain else None}
@@ -116,21 +129,33 @@ def _namer(call: Call) -> Any:
 
 def routes(s: Services) -> list[Route]:
     rows: list[tuple[str, str, Any, str | None]] = []
-    for collection in _KINDS:
-        grants = f"/v3/{collection}/{{target_id}}/users/{{user_id}}/roles"
+    for actors in _ACTORS:
+        for targets in ("projects", "domains"):
+            grants = f"/v3/{targets}/{{target_id}}/{actors}/{{actor_id}}/roles"
+            inherited = f"/v3/OS-INHERIT/{grants.removeprefix('/v3/')}"
+            rows += [
+                ("PUT", grants + "/{role_id}", put_grant, "identity:create_grant"),
+                ("GET", grants + "/{role_id}", check_grant, "identity:check_grant"),
+                ("DELETE", grants + "/{role_id}", delete_grant, "identity:revoke_grant"),
+                ("GET", grants, list_grants, "identity:list_grants"),
+                ("PUT", inherited + "/{role_id}/inherited_to_projects", put_grant,
+                 "identity:create_grant"),
+                ("GET", inherited + "/{role_id}/inherited_to_projects", check_grant,
+                 "identity:check_grant"),
+                ("DELETE", inherited + "/{role_id}/inherited_to_projects", delete_grant,
+                 "identity:revoke_grant"),
+                ("GET", inherited + "/inherited_to_projects", list_grants,
+                 "identity:list_grants"),
+            ]
+        actor = actors.removesuffix("s")
+        system = f"/v3/system/{actors}/{{actor_id}}/roles"
         rows += [
-            ("PUT", grants + "/{role_id}", put_grant, "identity:create_grant"),
-            ("GET", grants + "/{role_id}", check_grant, "identity:check_grant"),
-            ("DELETE", grants + "/{role_id}", delete_grant, "identity:revoke_grant"),
-            ("GET", grants, list_grants, "identity:list_grants"),
+            ("PUT", system + "/{role_id}", put_grant, f"identity:create_system_grant_for_{actor}"),
+            ("GET", system + "/{role_id}", check_grant, f"identity:check_system_grant_for_{actor}"),
+            ("DELETE", system + "/{role_id}", delete_grant,
+             f"identity:revoke_system_grant_for_{actor}"),
+            ("GET", system, list_grants, f"identity:list_system_grants_for_{actor}"),
         ]
-    system = "/v3/system/users/{user_id}/roles/{role_id}"
-    return route_table(s, [
-        *rows,
-        ("PUT", system, put_grant, "identity:create_system_grant_for_user"),
-        ("GET", system, check_grant, "identity:check_system_grant_for_user"),
-        ("DELETE", system, delete_grant, "identity:revoke_system_grant_for_user"),
-        ("GET", "/v3/system/users/{user_id}/roles", list_grants,
-         "identity:list_system_grants_for_user"),
-        ("GET", "/v3/role_assignments", list_assignments, "identity:list_role_assignments"),
-    ])
+    rows.append(("GET", "/v3/role_assignments", list_assignments,
+                 "identity:list_role_assignments"))
+    return route_table(s, rows)

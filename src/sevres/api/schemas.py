@@ -142,3 +142,9 @@ AUTH: Schema = {
     },
     "required": ["identity"],
 }
+
+_group_props: Schema = {"name": NAME_64, "description": DESCRIPTION, "domain_id": ID}
+GROUP_CREATE: Schema = {"type": "object", "properties": _group_props, "required": ["name"],
+                        "additionalProperties": True}
+GROUP_UPDATE: Schema = {"type": "object", "properties": _group_props, "minProperties": 1,
+                        "additionalProperties": True}

@@ -5,9 +5,10 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from typing import Any
 
+from sevres.assignment.effective import Derivation
 from sevres.assignment.models import Assignment, Role, TargetKind
 from sevres.catalog.models import Endpoint, Region, Service
-from sevres.identity.models import User
+from sevres.identity.models import Group, User
 from sevres.resource.models import Project
 
 
@@ -48,6 +49,11 @@ def user(base: str, u: User) -> dict[str, Any]:
     return body
 
 
+def group(base: str, g: Group) -> dict[str, Any]:
+    return {**g.extra, "id": g.id, "name": g.name, "domain_id": g.domain_id,
+            "description": g.description or "", "links": _self(base, f"groups/{g.id}")}
+
+
 def role(base: str, r: Role) -> dict[str, Any]:
     return {
         **r.extra, "id": r.id, "name": r.name, "domain_id": r.domain_id,
@@ -75,25 +81,39 @@ def endpoint(base: str, e: Endpoint) -> dict[str, Any]:
             "enabled": e.enabled, "links": _self(base, f"endpoints/{e.id}")}
 
 
+def grant_path(a: Assignment) -> str:
+    """The API path of a stored grant (what ``links.assignment`` points at)."""
+    actor = f"{a.actor_kind.value}s/{a.actor_id}"
+    if a.target_kind is TargetKind.SYSTEM:
+        return f"system/{actor}/roles/{a.role_id}"
+    path = f"{a.target_kind.value}s/{a.target_id}/{actor}/roles/{a.role_id}"
+    return f"OS-INHERIT/{path}/inherited_to_projects" if a.inherited else path
+
+
 def assignment(
-    base: str, a: Assignment, names: Callable[[str, str], dict[str, Any]] | None = None
+    base: str, a: Assignment, names: Callable[[str, str], dict[str, Any]] | None = None,
+    derivation: Derivation | None = None,
 ) -> dict[str, Any]:
-    """One entry of GET /v3/role_assignments; ``names`` adds names for include_names."""
+    """One entry of GET /v3/role_assignments; ``names`` adds names for include_names, and
+    ``derivation`` (effective listings) links the grant, membership and prior role behind
+    an entry."""
     if a.target_kind is TargetKind.SYSTEM:
         scope: dict[str, Any] = {"system": {"all": True}}
-        link = f"system/users/{a.actor_id}/roles/{a.role_id}"
     else:
-        kind = a.target_kind.value
-        scope = {kind: {"id": a.target_id}}
-        link = f"{kind}s/{a.target_id}/{a.actor_kind.value}s/{a.actor_id}/roles/{a.role_id}"
+        scope = {a.target_kind.value: {"id": a.target_id}}
         if a.inherited:
-            link = f"OS-INHERIT/{link}/inherited_to_projects"
             scope["OS-INHERIT:inherited_to"] = "projects"
+    source = derivation.assignment if derivation else a
+    links = {"assignment": f"{base}/v3/{grant_path(source)}"}
+    if derivation is not None and derivation.via_group:
+        links["membership"] = f"{base}/v3/groups/{derivation.via_group}/users/{a.actor_id}"
+    if derivation is not None and derivation.implied_by:
+        links["prior_role"] = f"{base}/v3/roles/{derivation.implied_by[-1]}"
     body: dict[str, Any] = {
         "role": {"id": a.role_id},
         "scope": scope,
         a.actor_kind.value: {"id": a.actor_id},
-        "links": {"assignment": f"{base}/v3/{link}"},
+        "links": links,
     }
     if names is not None:
         body["role"].update(names("role", a.role_id))

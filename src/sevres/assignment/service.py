@@ -14,8 +14,11 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from sevres import errors
+from sevres.assignment import effective
+from sevres.assignment.effective import EffectiveRole
 from sevres.assignment.models import SYSTEM_TARGET, ActorKind, Assignment, Role, TargetKind
 from sevres.ids import new_id
+from sevres.resource.models import Project
 from sevres.resource.service import ResourceService
 from sevres.storage.repositories import Store
 
@@ -109,12 +112,14 @@ class AssignmentService:
 
     # -- grants --------------------------------------------------------------------------
     def make_grant(
-        self, tx: Store, user_id: str, target_kind: TargetKind, target_id: str, role_id: str,
-        inherited: bool = False,
+        self, tx: Store, actor_kind: ActorKind, actor_id: str, target_kind: TargetKind,
+        target_id: str, role_id: str, inherited: bool = False,
     ) -> Assignment:
         """Check that every end of a grant exists; returns the assignment it names."""
-        if tx.users.get(user_id) is None:
-            raise errors.not_found("user", user_id)
+        if actor_kind is ActorKind.USER and tx.users.get(actor_id) is None:
+            raise errors.not_found("user", actor_id)
+        if actor_kind is ActorKind.GROUP and tx.groups.get(actor_id) is None:
+            raise errors.not_found("group", actor_id)
         if target_kind is TargetKind.PROJECT:
             project = self.resources.get_project(tx, target_id)
             if project.is_domain:
@@ -122,7 +127,7 @@ class AssignmentService:
         elif target_kind is TargetKind.DOMAIN:
             self.resources.get_domain(tx, target_id)
         self.get_role(tx, role_id)
-        return Assignment(ActorKind.USER, user_id, target_kind, target_id, role_id, inherited)
+        return Assignment(actor_kind, actor_id, target_kind, target_id, role_id, inherited)
 
     def grant(self, tx: Store, assignment: Assignment) -> None:
         role = self.get_role(tx, assignment.role_id)
@@ -148,9 +153,12 @@ class AssignmentService:
         self.check_grant(tx, assignment)
         tx.assignments.remove(assignment)
 
-    def roles_granted(self, tx: Store, user_id: str, target_id: str) -> list[Role]:
-        found = tx.assignments.find(actor_ids=[user_id], target_ids=[target_id], inherited=False)
-        return [r for r in (tx.roles.get(a.role_id) for a in found) if r is not None]
+    def roles_granted(
+        self, tx: Store, actor_id: str, target_id: str, inherited: bool = False
+    ) -> list[Role]:
+        found = tx.assignments.find(actor_ids=[actor_id], target_ids=[target_id],
+                                    inherited=inherited)
+        return self.roles_by_ids(tx, {a.role_id for a in found})
 
     def _domain_of_target(self, tx: Store, assignment: Assignment) -> str | None:
         if assignment.target_kind is TargetKind.DOMAIN:
@@ -160,25 +168,31 @@ class AssignmentService:
             return project.domain_id if project else None
         return None
 
-    # -- effective roles -----------------------------------------------------------------
+    # -- effective roles (see effective.py for the rules) --------------------------------
     def effective_role_ids_on_project(self, tx: Store, user_id: str, project_id: str) -> set[str]:
         project = tx.projects.get(project_id)
-        if project is None:
+        if project is None or project.is_domain:
             return set()
-        ancestors = [p.id for p in self.resources.ancestors(tx, project)]
-        rows = tx.assignments.find(actor_ids=[user_id], target_ids=[project.id, *ancestors])
-        direct = {a.role_id for a in rows if a.target_id == project.id and not a.inherited}
-        inherited = {a.role_id for a in rows if a.target_id != project.id and a.inherited}
-        return self._closure(tx, direct | inherited)
+        return {e.role_id for e in effective.on_project(tx, user_id, project)}
 
     def effective_role_ids_on_domain(self, tx: Store, user_id: str, domain_id: str) -> set[str]:
-        rows = tx.assignments.find(actor_ids=[user_id], target_ids=[domain_id], inherited=False)
-        return self._closure(tx, {a.role_id for a in rows})
+        return {e.role_id for e in effective.on_domain(tx, user_id, domain_id)}
 
     def effective_role_ids_on_system(self, tx: Store, user_id: str) -> set[str]:
-        rows = tx.assignments.find(actor_ids=[user_id], target_ids=[SYSTEM_TARGET],
-                                   types=["UserSystem"])
-        return self._closure(tx, {a.role_id for a in rows})
+        return {e.role_id for e in effective.on_system(tx, user_id)}
+
+    def explain(self, tx: Store, user_id: str, target: Project | None) -> list[EffectiveRole]:
+        """Every way the user holds each role on a project, a domain, or (None) the system."""
+        graph = effective.implication_graph(tx)
+        if target is None:
+            return effective.all_derivations(user_id, TargetKind.SYSTEM, SYSTEM_TARGET,
+                                             effective.grants_on_system(tx, user_id), graph)
+        if target.is_domain:
+            return effective.all_derivations(user_id, TargetKind.DOMAIN, target.id,
+                                             effective.grants_on_domain(tx, user_id, target.id),
+                                             graph)
+        return effective.all_derivations(user_id, TargetKind.PROJECT, target.id,
+                                         effective.grants_on_project(tx, user_id, target), graph)
 
     def roles_by_ids(self, tx: Store, role_ids: Iterable[str]) -> list[Role]:
         everything = tx.roles.all()
@@ -187,7 +201,9 @@ class AssignmentService:
 
     def projects_of_user(self, tx: Store, user_id: str) -> list[str]:
         """Ids of the projects on which the user holds any effective role."""
-        rows = tx.assignments.find(actor_ids=[user_id], types=["UserProject", "UserDomain"])
+        actors = [user_id, *tx.groups.group_ids_of(user_id)]
+        rows = tx.assignments.find(actor_ids=actors, types=[
+            "UserProject", "GroupProject", "UserDomain", "GroupDomain"])
         ids: set[str] = set()
         for a in rows:
             if a.target_kind is TargetKind.PROJECT and not a.inherited:
@@ -195,78 +211,85 @@ class AssignmentService:
             elif a.inherited:
                 root = tx.projects.get(a.target_id)
                 if root is not None:
-                    below = self.resources.subtree(tx, root) if not root.is_domain else [
-                        p for p in tx.projects.in_domain(root.id)
-                    ]
-                    ids.update(p.id for p in below)
+                    ids.update(p.id for p in tx.projects.descendants(root) if not p.is_domain)
         return sorted(ids)
 
     def domains_of_user(self, tx: Store, user_id: str) -> list[str]:
-        rows = tx.assignments.find(actor_ids=[user_id], types=["UserDomain"], inherited=False)
+        actors = [user_id, *tx.groups.group_ids_of(user_id)]
+        rows = tx.assignments.find(actor_ids=actors, types=["UserDomain", "GroupDomain"],
+                                   inherited=False)
         return sorted({a.target_id for a in rows})
 
     # -- listing -------------------------------------------------------------------------
     def list_assignments(
-        self, tx: Store, query: Mapping[str, str], effective: bool
-    ) -> list[Assignment]:
-        """Assignments matching Keystone's filters; ``effective`` expands inheritance and
-        implied roles into the assignments a user really holds on each project."""
+        self, tx: Store, query: Mapping[str, str], effective_only: bool
+    ) -> list[Listed]:
+        """GET /v3/role_assignments with Keystone's filters. Without ``effective``: the
+        stored grants. With it: what users really hold (groups expanded to members,
+        inherited grants to the projects below, implied roles added, system dropped)."""
         user_id = query.get("user.id")
-        if query.get("group.id"):
-            return []  # groups arrive with the hierarchy work; none can exist yet
+        group_id = query.get("group.id")
         role_id = query.get("role.id")
         project_id = query.get("scope.project.id")
         domain_id = query.get("scope.domain.id")
         system = "scope.system" in query
         inherited_only = query.get("scope.OS-INHERIT:inherited_to") == "projects"
-        rows = tx.assignments.find(actor_ids=[user_id] if user_id else None)
-        if effective:  # Keystone leaves system assignments out of the effective view
-            rows = self._expand(tx, [a for a in rows if a.target_kind is not TargetKind.SYSTEM])
-        chosen: list[Assignment] = []
-        for a in rows:
-            on_project = a.target_kind is TargetKind.PROJECT and a.target_id == project_id
-            if project_id and not on_project:
-                continue
+        include_subtree = _flag(query, "include_subtree")
+        if user_id and group_id:
+            raise errors.ValidationError(
+                "Specify either a user or a group in the filters, not both.")
+        if include_subtree and not project_id:
+            raise errors.ValidationError(
+                "scope.project.id must be specified if include_subtree is also specified")
+        if effective_only and group_id:
+            raise errors.ValidationError(
+                "Combining effective and group filter will always result in an empty list.")
+        projects: set[str] | None = None
+        if project_id:
+            projects = {project_id}
+            root = tx.projects.get(project_id)
+            if include_subtree and root is not None:
+                projects.update(p.id for p in tx.projects.descendants(root))
+
+        listed: list[Listed]
+        if effective_only:
+            actors = ([user_id, *tx.groups.group_ids_of(user_id)] if user_id else None)
+            rows = tx.assignments.find(actor_ids=actors)
+            graph = effective.implication_graph(tx)
+            listed = [(e.as_assignment(), e.derivation)
+                      for e in effective.expand_listing(tx, rows, graph)]
+        else:
+            actor = user_id or group_id
+            listed = [(a, None) for a in tx.assignments.find(
+                actor_ids=[actor] if actor else None)]
+            if user_id:
+                listed = [x for x in listed if x[0].actor_kind is ActorKind.USER]
+            if group_id:
+                listed = [x for x in listed if x[0].actor_kind is ActorKind.GROUP]
+
+        def keep(a: Assignment) -> bool:
+            if user_id and effective_only and a.actor_id != user_id:
+                return False
+            if projects is not None and (
+                a.target_kind is not TargetKind.PROJECT or a.target_id not in projects
+            ):
+                return False
             if domain_id and (a.target_kind is not TargetKind.DOMAIN or a.target_id != domain_id):
-                continue
+                return False
             if system and a.target_kind is not TargetKind.SYSTEM:
-                continue
+                return False
             if inherited_only and not a.inherited:
-                continue
-            if role_id and a.role_id != role_id:
-                continue
-            chosen.append(a)
-        return chosen
+                return False
+            return not (role_id and a.role_id != role_id)
 
-    def _expand(self, tx: Store, rows: list[Assignment]) -> list[Assignment]:
-        implied: dict[str, list[str]] = {}
-        for prior, target in tx.roles.implications():
-            implied.setdefault(prior, []).append(target)
-        out: dict[tuple[str, str, str, str], Assignment] = {}
-        for a in rows:
-            targets: list[tuple[TargetKind, str]]
-            if not a.inherited:
-                targets = [(a.target_kind, a.target_id)]
-            else:
-                root = tx.projects.get(a.target_id)
-                if root is None:
-                    continue
-                below = (tx.projects.in_domain(root.id) if root.is_domain
-                         else self.resources.subtree(tx, root))
-                targets = [(TargetKind.PROJECT, p.id) for p in below if not p.is_domain]
-            for kind, target in targets:
-                for role_id in self._closure_with(implied, a.role_id):
-                    expanded = Assignment(a.actor_kind, a.actor_id, kind, target, role_id)
-                    out.setdefault((a.actor_id, kind.value, target, role_id), expanded)
-        return list(out.values())
+        return [x for x in listed if keep(x[0])]
 
-    @staticmethod
-    def _closure_with(implied: Mapping[str, list[str]], role_id: str) -> list[str]:
-        found: list[str] = []
-        stack = [role_id]
-        while stack:
-            current = stack.pop()
-            if current not in found:
-                found.append(current)
-                stack.extend(implied.get(current, ()))
-        return found
+
+Listed = tuple[Assignment, "effective.Derivation | None"]
+
+
+def _flag(query: Mapping[str, str], name: str) -> bool:
+    if name not in query:
+        return False
+    value = query[name].strip().lower()
+    return value not in ("0", "false", "no", "off")

@@ -16,3 +16,12 @@ class User:
     default_project_id: str | None
     password_expires_at: datetime.datetime | None = None
     extra: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Group:
+    id: str
+    name: str
+    domain_id: str
+    description: str | None
+    extra: dict[str, Any] = field(default_factory=dict)

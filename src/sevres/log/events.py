@@ -110,6 +110,12 @@ ENTITY_UPDATED = _event(
 ENTITY_DELETED = _event(
     "data.deleted", INF, "{kind} {entity_id} deleted",
     "An entity was deleted (with whatever it owned).")
+MEMBERSHIP_ADDED = _event(
+    "identity.member_added", INF, "user {user_id} added to group {group_id}",
+    "A user joined a group (and with it the group's role assignments).")
+MEMBERSHIP_REMOVED = _event(
+    "identity.member_removed", INF, "user {user_id} removed from group {group_id}",
+    "A user left a group.")
 GRANT_ADDED = _event(
     "assignment.granted", INF, "role {role_id} granted to {actor_id} on {target_id}",
     "A role assignment was created.")

@@ -19,3 +19,15 @@ class Project:
     is_domain: bool
     tags: tuple[str, ...] = ()
     extra: dict[str, Any] = field(default_factory=dict)
+    # Ids above this project, from its domain down to its parent; () for a domain.
+    ancestry: tuple[str, ...] = ()
+
+    @property
+    def depth(self) -> int:
+        """Levels below the domain: a top-level project is 1, a domain 0."""
+        return len(self.ancestry)
+
+    @property
+    def subtree_prefix(self) -> str:
+        """The ``ancestry`` text that every project below this one starts with."""
+        return "/".join((*self.ancestry, self.id))

@@ -56,28 +56,14 @@ class ResourceService:
         return tx.projects.search(wanted, is_domain=is_domain)
 
     def ancestors(self, tx: Store, project: Project) -> list[Project]:
-        """The chain of parents from the nearest up to (and including) the domain."""
-        chain: list[Project] = []
-        seen = {project.id}
-        parent_id = project.parent_id
-        while parent_id and parent_id not in seen:
-            parent = tx.projects.get(parent_id)
-            if parent is None:
-                break
-            chain.append(parent)
-            seen.add(parent_id)
-            parent_id = parent.parent_id
-        return chain
+        """The chain of parents from the nearest up to (and including) the domain: one
+        query, whatever the depth, thanks to the materialised ancestry."""
+        found = {p.id: p for p in tx.projects.get_many(project.ancestry)}
+        return [found[i] for i in reversed(project.ancestry) if i in found]
 
     def subtree(self, tx: Store, project: Project) -> list[Project]:
-        """Every project below ``project`` (breadth first), not the project itself."""
-        found: list[Project] = []
-        frontier = [project.id]
-        while frontier:
-            children = [c for pid in frontier for c in tx.projects.children(pid)]
-            found.extend(children)
-            frontier = [c.id for c in children]
-        return found
+        """Every project below ``project``, not the project itself (one query)."""
+        return tx.projects.descendants(project)
 
     # -- domains -------------------------------------------------------------------------
     def create_domain(
@@ -111,8 +97,10 @@ class ResourceService:
             )
         projects = [p.id for p in tx.projects.in_domain(domain.id)]
         users = tx.users.ids_in_domain(domain.id)
+        groups = tx.groups.ids_in_domain(domain.id)
         tx.assignments.remove_for_targets([*projects, domain.id])
-        tx.assignments.remove_for_actors(users)
+        tx.assignments.remove_for_actors([*users, *groups])
+        tx.groups.delete(groups)
         for role_id in tx.roles.ids_in_domain(domain.id):
             tx.assignments.remove_for_role(role_id)
             tx.roles.delete(role_id)
@@ -159,8 +147,7 @@ class ResourceService:
             raise errors.ValidationError(
                 f"cannot create a project in a branch containing a disabled project: {disabled.id}"
             )
-        depth = sum(1 for p in chain if not p.is_domain) + 1
-        if depth > self.max_depth:
+        if parent.depth + 1 > self.max_depth:
             raise errors.Forbidden(f"Max hierarchy depth reached for {parent.id} branch.")
         name = attrs["name"]
         ident = new_id()
@@ -170,19 +157,24 @@ class ResourceService:
             id=ident, name=name, description=attrs.get("description"),
             enabled=attrs.get("enabled", True), domain_id=domain.id, parent_id=parent.id,
             is_domain=False, tags=tuple(attrs.get("tags") or ()),
-            extra=_extra(attrs, _PROJECT_FIELDS),
+            extra=_extra(attrs, _PROJECT_FIELDS), ancestry=(*parent.ancestry, parent.id),
         )
         tx.projects.insert(project)
         return project
 
     def update_project(self, tx: Store, project_id: str, attrs: Mapping[str, Any]) -> Project:
         project = self.get_project(tx, project_id)
-        if "parent_id" in attrs and attrs["parent_id"] != project.parent_id:
-            raise errors.Forbidden("Update of `parent_id` is not allowed.")
         if "domain_id" in attrs and attrs["domain_id"] != project.domain_id:
             raise errors.ValidationError("Cannot change Domain ID")
         if "is_domain" in attrs and attrs["is_domain"] != project.is_domain:
             raise errors.ValidationError("Update of `is_domain` is not allowed.")
+        if "parent_id" in attrs and attrs["parent_id"] != project.parent_id:
+            if project.is_domain or not attrs["parent_id"]:
+                raise errors.ValidationError(
+                    "Invalid input for field 'parent_id': a project moves under another "
+                    "project or its own domain, and a domain has no parent."
+                )
+            project = self._move(tx, project, attrs["parent_id"])
         if project.is_domain:
             return self._update(tx, project, attrs, _DOMAIN_FIELDS)
         enabled = attrs.get("enabled")
@@ -223,6 +215,52 @@ class ResourceService:
         for deleted in [project, *below]:
             _revoke_tokens_on(tx, deleted)
         return ids
+
+    def _move(self, tx: Store, project: Project, parent_id: str) -> Project:
+        """Move ``project`` (with its subtree) under ``parent_id`` in the same domain.
+
+        Refused: a parent that is unknown (400), in another domain (400), the project
+        itself or below it (400, a cycle), disabled while the project is enabled (400,
+        as at creation), or a move that would push the deepest project of the subtree
+        past ``max_depth`` (409). Ancestries of the whole subtree are rewritten in the
+        same transaction, so effective roles follow the move at once.
+        """
+        parent = tx.projects.get(parent_id)
+        if parent is None:
+            raise errors.ValidationError(f"Could not find project: {parent_id}.")
+        parent_domain = parent.id if parent.is_domain else parent.domain_id
+        if parent_domain != project.domain_id:
+            raise errors.ValidationError(
+                f"Cannot move project {project.id} under {parent.id}: it is in domain "
+                f"{parent_domain}, not in {project.domain_id}."
+            )
+        if parent.id == project.id or project.id in parent.ancestry:
+            raise errors.ValidationError(
+                f"Cannot move project {project.id} under {parent.id}: it is the project "
+                "itself or lies below it, which would make a cycle."
+            )
+        below = tx.projects.descendants(project)
+        height = max((p.depth for p in below), default=project.depth) - project.depth
+        if parent.depth + 1 + height > self.max_depth:
+            raise errors.Conflict(
+                f"Cannot move project {project.id} under {parent.id}: its subtree would "
+                f"reach depth {parent.depth + 1 + height}, over the limit of {self.max_depth}."
+            )
+        if project.enabled:
+            chain = [parent, *self.ancestors(tx, parent)]
+            disabled = next((p for p in chain if not p.enabled and not p.is_domain), None)
+            if disabled is not None:
+                raise errors.ValidationError(
+                    f"Cannot move enabled project {project.id} into a branch containing a "
+                    f"disabled project: {disabled.id}"
+                )
+        ancestry = (*parent.ancestry, parent.id)
+        cut = len(project.ancestry) + 1
+        tx.projects.set_ancestry([
+            (project.id, ancestry),
+            *((p.id, (*ancestry, project.id, *p.ancestry[cut:])) for p in below),
+        ])
+        return dataclasses.replace(project, parent_id=parent.id, ancestry=ancestry)
 
     # -- shared --------------------------------------------------------------------------
     def _update(

@@ -51,6 +51,9 @@ project = sa.Table(
     _id("domain_id", nullable=False),
     _id("parent_id", nullable=True),
     sa.Column("is_domain", sa.Boolean, nullable=False),
+    # The ids above the project, from its domain down to its parent, joined by "/" (empty
+    # for a domain): ancestors without a query per level, kept right by moves.
+    sa.Column("ancestry", sa.Text, nullable=False, server_default=""),
     sa.Column("tags", sa.Text, nullable=False),
     sa.Column("extra", sa.Text, nullable=False),
     sa.UniqueConstraint("domain_id", "name"),
@@ -83,6 +86,27 @@ password = sa.Table(
     **MYSQL,
 )
 
+group = sa.Table(
+    "group", metadata,
+    _id(primary_key=True),
+    sa.Column("name", sa.String(64), nullable=False),
+    _id("domain_id", nullable=False),
+    sa.Column("description", sa.Text),
+    sa.Column("extra", sa.Text, nullable=False),
+    sa.UniqueConstraint("domain_id", "name"),
+    **MYSQL,
+)
+
+user_group_membership = sa.Table(
+    "user_group_membership", metadata,
+    sa.Column("user_id", sa.String(64), sa.ForeignKey("user.id", ondelete="CASCADE"),
+              primary_key=True),
+    sa.Column("group_id", sa.String(64), sa.ForeignKey("group.id", ondelete="CASCADE"),
+              primary_key=True),
+    sa.Index(None, "group_id"),
+    **MYSQL,
+)
+
 role = sa.Table(
     "role", metadata,
     _id(primary_key=True),
@@ -103,7 +127,7 @@ implied_role = sa.Table(
     **MYSQL,
 )
 
-# type: UserProject, UserDomain, UserSystem (target_id "system"); groups come later.
+# type: {User,Group}{Project,Domain,System}; a system assignment's target_id is "system".
 assignment = sa.Table(
     "assignment", metadata,
     sa.Column("type", sa.String(16), primary_key=True),

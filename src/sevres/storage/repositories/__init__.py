@@ -6,6 +6,7 @@ import sqlalchemy as sa
 
 from sevres.storage.repositories.assignments import AssignmentRepository
 from sevres.storage.repositories.catalog import CatalogRepository
+from sevres.storage.repositories.groups import GroupRepository
 from sevres.storage.repositories.projects import ProjectRepository
 from sevres.storage.repositories.revocations import RevocationRepository
 from sevres.storage.repositories.roles import RoleRepository
@@ -19,6 +20,7 @@ class Store:
         self.connection = connection
         self.projects = ProjectRepository(connection)
         self.users = UserRepository(connection)
+        self.groups = GroupRepository(connection)
         self.roles = RoleRepository(connection)
         self.assignments = AssignmentRepository(connection)
         self.catalog = CatalogRepository(connection)

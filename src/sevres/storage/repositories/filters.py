@@ -15,7 +15,7 @@ def is_true(value: str) -> bool:
     return value.strip().lower() not in ("0", "false", "no", "off")
 
 
-def _escape(text: str) -> str:
+def escape_like(text: str) -> str:
     return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
@@ -40,9 +40,9 @@ def apply(
             if op.startswith("i"):
                 column, text, op = sa.func.lower(column), value.lower(), op[1:]
             pattern = {
-                "contains": f"%{_escape(text)}%",
-                "startswith": f"{_escape(text)}%",
-                "endswith": f"%{_escape(text)}",
+                "contains": f"%{escape_like(text)}%",
+                "startswith": f"{escape_like(text)}%",
+                "endswith": f"%{escape_like(text)}",
             }[op]
             query = query.where(column.like(pattern, escape="\\"))
     return query

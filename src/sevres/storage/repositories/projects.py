@@ -25,6 +25,7 @@ def _to_model(row: sa.Row[Any]) -> Project:
         is_domain=bool(row.is_domain),
         tags=jsoncol.load_list(row.tags),
         extra=jsoncol.load_dict(row.extra),
+        ancestry=tuple(row.ancestry.split("/")) if row.ancestry else (),
     )
 
 
@@ -37,6 +38,7 @@ def _to_row(project: Project) -> dict[str, Any]:
         "domain_id": project.domain_id or tables.ROOT_DOMAIN,
         "parent_id": project.parent_id,
         "is_domain": project.is_domain,
+        "ancestry": "/".join(project.ancestry),
         "tags": jsoncol.dump(list(project.tags)),
         "extra": jsoncol.dump(project.extra),
     }
@@ -89,6 +91,22 @@ class ProjectRepository:
             sa.select(t).where(t.c.parent_id == parent_id, t.c.is_domain.is_(False))
         )
         return [_to_model(r) for r in rows]
+
+    def descendants(self, project: Project) -> list[Project]:
+        """Every project below ``project``, in one query on the materialised ancestry."""
+        prefix = project.subtree_prefix
+        rows = self._c.execute(sa.select(t).where(sa.or_(
+            t.c.ancestry == prefix,
+            t.c.ancestry.like(filters.escape_like(prefix) + "/%", escape="\\"),
+        )).order_by(t.c.ancestry, t.c.name))
+        return [_to_model(r) for r in rows]
+
+    def set_ancestry(self, changes: Sequence[tuple[str, tuple[str, ...]]]) -> None:
+        """Rewrite the ancestry (and parent) of moved projects: (id, new ancestry) pairs."""
+        for project_id, ancestry in changes:
+            self._c.execute(sa.update(t).where(t.c.id == project_id).values(
+                ancestry="/".join(ancestry), parent_id=ancestry[-1] if ancestry else None,
+            ))
 
     def in_domain(self, domain_id: str) -> list[Project]:
         rows = self._c.execute(sa.select(t).where(t.c.domain_id == domain_id))

@@ -64,6 +64,8 @@ class UserRepository:
     def delete(self, user_ids: Sequence[str]) -> None:
         if user_ids:
             ids = list(user_ids)
+            membership = tables.user_group_membership
+            self._c.execute(sa.delete(membership).where(membership.c.user_id.in_(ids)))
             self._c.execute(sa.delete(pw).where(pw.c.user_id.in_(ids)))
             self._c.execute(sa.delete(t).where(t.c.id.in_(ids)))
 
