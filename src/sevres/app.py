@@ -15,7 +15,17 @@ from starlette.middleware import Middleware
 from starlette.routing import BaseRoute
 
 from sevres import config, log
-from sevres.api import auth, catalog, discovery, grants, groups, resources, roles, users
+from sevres.api import (
+    auth,
+    catalog,
+    discovery,
+    explain,
+    grants,
+    groups,
+    resources,
+    roles,
+    users,
+)
 from sevres.api.middleware import RequestContext, http_exception
 from sevres.assignment.service import AssignmentService
 from sevres.catalog.service import CatalogService
@@ -64,6 +74,7 @@ def build_app(services: Services) -> Starlette:
         *roles.routes(services),
         *grants.routes(services),
         *catalog.routes(services),
+        *explain.routes(services),
     ]
     app = Starlette(
         routes=routes,

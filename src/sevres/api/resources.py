@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 from starlette.responses import Response
 from starlette.routing import Route
 
+from sevres import errors
 from sevres.api import schemas, validation, views
 from sevres.api.http import Call, created, json_response, no_content, route_table
 from sevres.log import emit, events
@@ -73,8 +74,27 @@ def create_project(call: Call) -> Response:
 
 
 def get_project(call: Call) -> Response:
-    p = call.services.resources.get_project(call.tx, call.params["project_id"])
-    return json_response({"project": views.project(call.base_url, p)})
+    """GET a project, with Keystone's ?parents_as_ids / ?parents_as_list /
+    ?subtree_as_ids / ?subtree_as_list (the lists only name projects the caller holds a
+    role on, as Keystone's do)."""
+    resources = call.services.resources
+    p = resources.get_project(call.tx, call.params["project_id"])
+    body = views.project(call.base_url, p)
+    for kind in ("parents", "subtree"):
+        as_list, as_ids = f"{kind}_as_list" in call.query, f"{kind}_as_ids" in call.query
+        if as_list and as_ids:
+            raise errors.ValidationError(
+                f"Cannot use {kind}_as_list and {kind}_as_ids query params at the same time.")
+        if as_ids:
+            body[kind] = (resources.parents_as_ids(call.tx, p) if kind == "parents"
+                          else resources.subtree_as_ids(call.tx, p))
+        elif as_list:
+            mine = set(call.services.assignments.projects_of_user(call.tx, call.me.user_id))
+            related = (resources.ancestors(call.tx, p) if kind == "parents"
+                       else resources.subtree(call.tx, p))
+            body[kind] = [{"project": views.project(call.base_url, x)}
+                          for x in related if x.id in mine and not x.is_domain]
+    return json_response({"project": body})
 
 
 def update_project(call: Call) -> Response:

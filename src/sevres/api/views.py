@@ -6,7 +6,7 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 from sevres.assignment.effective import Derivation
-from sevres.assignment.models import Assignment, Role, TargetKind
+from sevres.assignment.models import Assignment, Role, TargetKind, grant_path
 from sevres.catalog.models import Endpoint, Region, Service
 from sevres.identity.models import Group, User
 from sevres.resource.models import Project
@@ -79,15 +79,6 @@ def endpoint(base: str, e: Endpoint) -> dict[str, Any]:
     return {**e.extra, "id": e.id, "interface": e.interface, "region_id": e.region_id,
             "region": e.region_id, "service_id": e.service_id, "url": e.url,
             "enabled": e.enabled, "links": _self(base, f"endpoints/{e.id}")}
-
-
-def grant_path(a: Assignment) -> str:
-    """The API path of a stored grant (what ``links.assignment`` points at)."""
-    actor = f"{a.actor_kind.value}s/{a.actor_id}"
-    if a.target_kind is TargetKind.SYSTEM:
-        return f"system/{actor}/roles/{a.role_id}"
-    path = f"{a.target_kind.value}s/{a.target_id}/{actor}/roles/{a.role_id}"
-    return f"OS-INHERIT/{path}/inherited_to_projects" if a.inherited else path
 
 
 def assignment(

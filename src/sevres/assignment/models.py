@@ -41,3 +41,12 @@ class Assignment:
     @property
     def type_code(self) -> str:
         return f"{self.actor_kind.value.title()}{self.target_kind.value.title()}"
+
+
+def grant_path(a: Assignment) -> str:
+    """The API path of a stored grant (what ``links.assignment`` points at)."""
+    actor = f"{a.actor_kind.value}s/{a.actor_id}"
+    if a.target_kind is TargetKind.SYSTEM:
+        return f"system/{actor}/roles/{a.role_id}"
+    path = f"{a.target_kind.value}s/{a.target_id}/{actor}/roles/{a.role_id}"
+    return f"OS-INHERIT/{path}/inherited_to_projects" if a.inherited else path

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import os
 from pathlib import Path
 
@@ -13,6 +14,7 @@ from sevres.config import Settings
 from sevres.log import emit, events
 from sevres.storage import migrate
 from sevres.storage.database import Database
+from sevres.storage.repositories import Store
 from sevres.tokens import keys
 
 
@@ -76,6 +78,60 @@ def serve(settings: Settings) -> int:
                 workers=settings.workers, log_config=None, access_log=False,
                 timeout_graceful_shutdown=5)
     return 0
+
+
+def explain(settings: Settings, args: argparse.Namespace) -> int:
+    """Print each effective role of USER on TARGET with every chain that grants it."""
+    from sevres import errors
+    from sevres.app import build_services
+    from sevres.assignment import explain as explaining
+
+    if not args.system and not args.target:
+        return fail("give a project (or --domain DOMAIN, or --system)")
+    services = build_services(settings)
+    try:
+        with services.database.transaction(write=False) as tx:
+            user_domain = _find_domain(tx, args.user_domain)
+            user = tx.users.get(args.user) or (
+                tx.users.get_by_name(user_domain, args.user) if user_domain else None)
+            if user is None:
+                return fail(f"no user {args.user!r} (by id, or by name in {args.user_domain})")
+            target = None
+            if args.domain:
+                found = _find_domain(tx, args.target)
+                target = tx.projects.get(found) if found else None
+            elif not args.system:
+                project_domain = _find_domain(tx, args.project_domain)
+                target = tx.projects.get(args.target) or (
+                    tx.projects.get_by_name(project_domain, args.target)
+                    if project_domain else None)
+            if target is None and not args.system:
+                return fail(f"no {'domain' if args.domain else 'project'} {args.target!r}")
+            document = explaining.as_document(
+                explaining.explain(services.assignments, tx, user, target), tx,
+                lambda path: f"/v3/{path}")["explanation"]
+    except errors.SevresError as error:
+        return fail(error.message)
+    finally:
+        services.database.dispose()
+    where = ("the system" if target is None else
+             f"{'domain' if target.is_domain else 'project'} {target.name} ({target.id})")
+    say(f"user {user.name} ({user.id}) on {where}:")
+    if not document["roles"]:
+        say("  no roles")
+    for role in document["roles"]:
+        say(f"  {role['name']}")
+        for chain in role["granted_by"]:
+            say(f"    - {chain['text']}")
+    return 0
+
+
+def _find_domain(tx: Store, ref: str) -> str | None:
+    domain = tx.projects.get(ref)
+    if domain is not None and domain.is_domain:
+        return domain.id
+    found = tx.projects.get_by_name(None, ref)
+    return found.id if found else None
 
 
 def db_upgrade(settings: Settings) -> int:

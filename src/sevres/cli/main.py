@@ -39,6 +39,15 @@ def _parser() -> argparse.ArgumentParser:
         command.add_argument("--host", help="address to bind (default 127.0.0.1)")
         command.add_argument("--port", type=int, help="port (default 5000)")
         command.add_argument("--workers", type=int, help="worker processes (default 1)")
+    why = sub.add_parser("explain", help="explain a user's effective roles on a project "
+                         "(or --domain / --system), chain by chain")
+    why.add_argument("user", help="user id, or name in --user-domain")
+    why.add_argument("target", nargs="?", help="project id or name (domain with --domain)")
+    why.add_argument("--user-domain", default="default", help="domain id or name of the user")
+    why.add_argument("--project-domain", default="default", help="domain of a project name")
+    kind = why.add_mutually_exclusive_group()
+    kind.add_argument("--domain", action="store_true", help="TARGET is a domain")
+    kind.add_argument("--system", action="store_true", help="explain system roles")
     db = sub.add_parser("db", help="database schema")
     db_sub = db.add_subparsers(dest="db_command", required=True)
     db_sub.add_parser("upgrade", help="migrate the schema to the newest revision")
@@ -83,6 +92,8 @@ def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
     if args.command == "run":
         code = commands.init(settings) or commands.bootstrap(settings, "RegionOne")
         return code or commands.serve(settings)
+    if args.command == "explain":
+        return commands.explain(settings, args)
     if args.command == "db" and args.db_command == "upgrade":
         return commands.db_upgrade(settings)
     if args.command == "db" and args.db_command == "current":

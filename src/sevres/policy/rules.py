@@ -65,6 +65,7 @@ RULES: dict[str, Rule] = {
     "identity:get_user": _self("user_id"),
     "identity:list_role_assignments": _self("user.id"),
     "identity:list_user_projects": _self("user_id"),
+    "sevres:explain": _self("user_id"),
     "identity:get_project": _own_project,
     "identity:validate_token": _token_subject,
     "identity:check_token": _token_subject,

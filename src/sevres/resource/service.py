@@ -65,6 +65,25 @@ class ResourceService:
         """Every project below ``project``, not the project itself (one query)."""
         return tx.projects.descendants(project)
 
+    def parents_as_ids(self, tx: Store, project: Project) -> dict[str, Any] | None:
+        """Keystone's nested form: {parent: {grandparent: {... {domain: None}}}}."""
+        nested: dict[str, Any] | None = None
+        for ancestor_id in project.ancestry:  # from the domain down to the parent
+            nested = {ancestor_id: nested}
+        return nested
+
+    def subtree_as_ids(self, tx: Store, project: Project) -> dict[str, Any] | None:
+        """Keystone's nested form: {child: {grandchild: None}, leaf: None}; None if leaf."""
+        children: dict[str, list[str]] = {}
+        for below in tx.projects.descendants(project):
+            children.setdefault(below.parent_id or "", []).append(below.id)
+
+        def nest(node: str) -> dict[str, Any] | None:
+            kids = children.get(node)
+            return {kid: nest(kid) for kid in kids} if kids else None
+
+        return nest(project.id)
+
     # -- domains -------------------------------------------------------------------------
     def create_domain(
         self, tx: Store, attrs: Mapping[str, Any], domain_id: str | None = None
