@@ -3,6 +3,8 @@ keys, and the errors a malformed rule or rule set raises at load time."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 import pytest
 
 from sevres.policy.engine import Check, PolicyError, RuleSet, compile_rule
@@ -11,8 +13,8 @@ ADMIN = {"user_id": "u1", "roles": ["admin", "member", "reader"], "project_id": 
          "domain_id": None, "system_scope": None}
 
 
-def ok(rule: str, creds: dict[str, object] | None = None,
-       target: dict[str, object] | None = None) -> bool:
+def ok(rule: str, creds: Mapping[str, object] | None = None,
+       target: Mapping[str, object] | None = None) -> bool:
     return compile_rule(rule, "t")(ADMIN if creds is None else creds, target or {})
 
 
