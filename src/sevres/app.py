@@ -33,6 +33,8 @@ from sevres.config import Settings
 from sevres.identity.groups import GroupService
 from sevres.identity.passwords import PasswordHashing
 from sevres.identity.service import IdentityService
+from sevres.policy.defaults import DEFAULTS
+from sevres.policy.enforcer import Enforcer
 from sevres.resource.service import ResourceService
 from sevres.storage.database import Database
 from sevres.tokens import keys
@@ -49,6 +51,7 @@ class Services:
     assignments: AssignmentService
     catalog: CatalogService
     tokens: TokenService
+    enforcer: Enforcer
 
 
 def build_services(settings: Settings, database: Database | None = None) -> Services:
@@ -60,8 +63,9 @@ def build_services(settings: Settings, database: Database | None = None) -> Serv
     assignments = AssignmentService(resources)
     tokens = TokenService(keys.load(settings.keys_dir), identity, assignments,
                           settings.token_expiration)
+    enforcer = Enforcer(DEFAULTS, settings.policy_file)
     return Services(settings, database, resources, identity, GroupService(resources),
-                    assignments, CatalogService(), tokens)
+                    assignments, CatalogService(), tokens, enforcer)
 
 
 def build_app(services: Services) -> Starlette:

@@ -46,6 +46,9 @@ class Settings:
     argon2_memory_kib: int
     argon2_parallelism: int
     max_project_tree_depth: int
+    admin_project_name: str
+    admin_project_domain_id: str
+    policy_file: Path | None
     config_file: Path | None
 
     @property
@@ -80,6 +83,9 @@ _FIELDS: tuple[tuple[str, str | None, str], ...] = (
     ("argon2_memory_kib", "password_hashing", "argon2_memory_kib"),
     ("argon2_parallelism", "password_hashing", "argon2_parallelism"),
     ("max_project_tree_depth", "resource", "max_project_tree_depth"),
+    ("admin_project_name", "resource", "admin_project_name"),
+    ("admin_project_domain_id", "resource", "admin_project_domain_id"),
+    ("policy_file", "policy", "file"),
 )
 
 _ENV_NAMES = {name: "SEVRES_" + name.upper() for name, _, _ in _FIELDS}
@@ -141,6 +147,13 @@ def _public_url(name: str, value: Any) -> str:
     return text.rstrip("/")
 
 
+def _existing_file(name: str, value: Any) -> Path:
+    path = Path(_text(name, value)).expanduser().absolute()
+    if not path.is_file():
+        raise ConfigError(f"{name} names {path}, which is not a readable file")
+    return path
+
+
 _PARSERS: dict[str, Callable[[str, Any], Any]] = {
     "database_url": _database_url,
     "public_url": _public_url,
@@ -154,6 +167,9 @@ _PARSERS: dict[str, Callable[[str, Any], Any]] = {
     "argon2_memory_kib": _int_in(8, 4 * 1024 * 1024),
     "argon2_parallelism": _int_in(1, 64),
     "max_project_tree_depth": _int_in(1, 100),
+    "admin_project_name": _text,
+    "admin_project_domain_id": _text,
+    "policy_file": _existing_file,
 }
 
 _DEFAULTS: dict[str, Any] = {
@@ -169,6 +185,10 @@ _DEFAULTS: dict[str, Any] = {
     "argon2_memory_kib": 65536,
     "argon2_parallelism": 4,
     "max_project_tree_depth": 10,
+    # A token on this project (or on the system) with the admin role is a cloud admin's.
+    "admin_project_name": "admin",
+    "admin_project_domain_id": "default",
+    "policy_file": None,
 }
 
 

@@ -15,6 +15,7 @@ from sevres.policy.defaults import (
     KEYSTONE_DEFAULTS,
     KEYSTONE_RULES,
     SEVRES_EXTENSIONS,
+    SEVRES_REPLACEMENTS,
     RuleDefault,
 )
 from sevres.policy.enforcer import Enforcer, load_policy_file
@@ -26,8 +27,10 @@ SUBTREE = frozenset({"p-root", "p-child", "p-grandchild"})  # p-root > p-child >
 
 def _creds(user: str, roles: list[str], *, system: bool = False, domain: str | None = None,
            project: str | None = None, project_domain: str | None = None,
-           subtree_admin_of: Callable[[str], bool] | None = None) -> dict[str, object]:
-    token: dict[str, object] = {"is_admin_project": True}
+           subtree_admin_of: Callable[[str], bool] | None = None,
+           admin_project: bool = False) -> dict[str, object]:
+    # sevres: only a token on the admin project (or the system) is a cloud admin's.
+    token: dict[str, object] = {"is_admin_project": admin_project}
     if domain is not None:
         token["domain"] = {"id": domain}
     if project is not None:
@@ -48,7 +51,9 @@ PERSONAS: dict[str, dict[str, object]] = {
     "domain_admin": _creds("u-da", ALL_ROLES, domain="d1"),
     "domain_manager": _creds("u-dm", ["manager", "member", "reader"], domain="d1"),
     "domain_reader": _creds("u-dr", ["reader"], domain="d1"),
-    "project_admin": _creds("u-pa", ALL_ROLES, project="p1", project_domain="d1"),
+    # the cloud admin acting through a token on the admin project (as the openstack CLI does)
+    "project_admin": _creds("u-pa", ALL_ROLES, project="p1", project_domain="d1",
+                            admin_project=True),
     "project_member": _creds("u-pm", ["member", "reader"], project="p1", project_domain="d1"),
     "project_reader": _creds("u-pr", ["reader"], project="p1", project_domain="d1"),
     # admin inherited to the subtree of p-root; on p-root itself they are a member.
@@ -58,7 +63,7 @@ PERSONAS: dict[str, dict[str, object]] = {
 }
 EVERYONE = frozenset(PERSONAS)
 CLOUD_ADMINS = frozenset({"system_admin", "project_admin"})  # admin_required, scope S/P
-ADMINS = CLOUD_ADMINS | {"domain_admin"}  # admin_required, scope S/D/P
+ADMINS = CLOUD_ADMINS  # sevres: a domain admin is no cloud admin (see admin_required)
 DOMAIN_D1_READERS = frozenset({"domain_admin", "domain_manager", "domain_reader"})
 
 
@@ -123,29 +128,33 @@ MATRIX: list[tuple[str, dict[str, object], frozenset[str]]] = [
     ("identity:list_projects", {"target": {"domain_id": "d1"}},
      ADMINS | DOMAIN_D1_READERS | {"system_reader"}),
     ("identity:list_projects", {}, ADMINS | {"system_reader"}),
-    ("identity:create_project", _project(None, "d1", "d1"), ADMINS | {"domain_manager"}),
+    ("identity:create_project", _project(None, "d1", "d1"), ADMINS | {"domain_manager", "domain_admin"}),
     ("identity:create_project", _project(None, "d1", "p-child"),
-     ADMINS | {"domain_manager", "subtree_admin"}),
+     ADMINS | {"domain_manager", "domain_admin", "subtree_admin"}),
     ("identity:create_project", _project(None, "d2", "d2"), ADMINS),
-    ("identity:update_project", P_GRANDCHILD, ADMINS | {"domain_manager", "subtree_admin"}),
+    ("identity:update_project", P_GRANDCHILD, ADMINS | {"domain_manager", "domain_admin", "subtree_admin"}),
     ("identity:update_project", P_OTHER, ADMINS),
-    ("identity:delete_project", P_CHILD, ADMINS | {"domain_manager", "subtree_admin"}),
-    ("identity:delete_project", P_ROOT, ADMINS | {"domain_manager"}),
-    ("identity:delete_project", P1, ADMINS | {"domain_manager"}),
+    ("identity:delete_project", P_CHILD, ADMINS | {"domain_manager", "domain_admin", "subtree_admin"}),
+    ("identity:delete_project", P_ROOT, ADMINS | {"domain_manager", "domain_admin"}),
+    ("identity:delete_project", P1, ADMINS | {"domain_manager", "domain_admin"}),
     # role grants on projects
     ("identity:create_grant", _grant("p-child", "d1", "p-root", "member"),
-     ADMINS | {"domain_manager", "subtree_admin"}),
+     ADMINS | {"domain_manager", "domain_admin", "subtree_admin"}),
     ("identity:create_grant", _grant("p-grandchild", "d1", "p-child", "reader"),
-     ADMINS | {"domain_manager", "subtree_admin"}),
-    ("identity:create_grant", _grant("p-child", "d1", "p-root", "admin"), ADMINS),
-    ("identity:create_grant", _grant("p-child", "d1", "p-root", "service"), ADMINS),
+     ADMINS | {"domain_manager", "domain_admin", "subtree_admin"}),
+    # Keystone's own domain-admin branch: any global role within the admin's domain
+    ("identity:create_grant", _grant("p-child", "d1", "p-root", "admin"),
+     ADMINS | {"domain_admin"}),
+    ("identity:create_grant", _grant("p-child", "d1", "p-root", "service"),
+     ADMINS | {"domain_admin"}),
     ("identity:create_grant", _grant("p-root", "d1", "d1", "member"),
-     ADMINS | {"domain_manager"}),
+     ADMINS | {"domain_manager", "domain_admin"}),
     ("identity:create_grant", _grant("p-other", "d2", "d2", "member", "d2"), ADMINS),
     ("identity:create_grant", _grant("p1", "d1", "d1", "member", user_domain="d2"), ADMINS),
     ("identity:revoke_grant", _grant("p-grandchild", "d1", "p-child", "member"),
-     ADMINS | {"domain_manager", "subtree_admin"}),
-    ("identity:revoke_grant", _grant("p-child", "d1", "p-root", "admin"), ADMINS),
+     ADMINS | {"domain_manager", "domain_admin", "subtree_admin"}),
+    ("identity:revoke_grant", _grant("p-child", "d1", "p-root", "admin"),
+     ADMINS | {"domain_admin"}),
     ("identity:check_grant", _grant("p-child", "d1", "p-root", "member"),
      ADMINS | DOMAIN_D1_READERS | {"system_reader", "subtree_admin"}),
     ("identity:check_grant", _grant("p-other", "d2", "d2", "member", "d2"),
@@ -169,29 +178,29 @@ MATRIX: list[tuple[str, dict[str, object], frozenset[str]]] = [
     ("identity:get_user", {"target": {"user": {"id": "u-x", "domain_id": "d2"}}},
      ADMINS | {"system_reader"}),
     ("identity:create_user", {"target": {"user": {"domain_id": "d1"}}},
-     ADMINS | {"domain_manager"}),
+     ADMINS | {"domain_manager", "domain_admin"}),
     ("identity:create_user", {"target": {"user": {"domain_id": "d2"}}}, ADMINS),
     ("identity:delete_user", {"target": {"user": {"id": "u-x", "domain_id": "d1"}}},
-     ADMINS | {"domain_manager"}),
+     ADMINS | {"domain_manager", "domain_admin"}),
     ("identity:list_user_projects", {"target": {"user": {"id": "u-x", "domain_id": "d1"}}},
      ADMINS | DOMAIN_D1_READERS | {"system_reader"}),
     ("identity:create_group", {"target": {"group": {"domain_id": "d1"}}},
-     ADMINS | {"domain_manager"}),
+     ADMINS | {"domain_manager", "domain_admin"}),
     ("identity:get_group", {"target": {"group": {"id": "g1", "domain_id": "d1"}}},
      ADMINS | DOMAIN_D1_READERS | {"system_reader"}),
     ("identity:list_users_in_group", {"target": {"group": {"id": "g1", "domain_id": "d2"}}},
      ADMINS | {"system_reader"}),
-    ("identity:add_user_to_group", _membership("d1", "d1"), ADMINS | {"domain_manager"}),
+    ("identity:add_user_to_group", _membership("d1", "d1"), ADMINS | {"domain_manager", "domain_admin"}),
     ("identity:add_user_to_group", _membership("d1", "d2"), ADMINS),
-    ("identity:remove_user_from_group", _membership("d1", "d1"), ADMINS | {"domain_manager"}),
+    ("identity:remove_user_from_group", _membership("d1", "d1"), ADMINS | {"domain_manager", "domain_admin"}),
     ("identity:check_user_in_group", _membership("d1", "d1"),
      ADMINS | DOMAIN_D1_READERS | {"system_reader"}),
     ("identity:list_groups_for_user", {"user_id": "u-x",
                                        "target": {"user": {"id": "u-x", "domain_id": "d1"}}},
      ADMINS | DOMAIN_D1_READERS | {"system_reader"}),
-    ("identity:list_roles", {}, ADMINS | {"system_reader", "domain_manager"}),
+    ("identity:list_roles", {}, ADMINS | {"system_reader", "domain_manager", "domain_admin"}),
     ("identity:get_role", {"target": {"role": {"name": "member", "domain_id": None}}},
-     ADMINS | {"system_reader", "domain_manager"}),
+     ADMINS | {"system_reader", "domain_manager", "domain_admin"}),
     ("identity:get_role", {"target": {"role": {"name": "admin", "domain_id": None}}},
      ADMINS | {"system_reader"}),
     # tokens of another user; the auth API; passwords
@@ -278,22 +287,29 @@ def test_project_reader_never_matches_a_project_without_domain(enforcer: Enforce
                                 _project("p-x", None, "d1"))
 
 
-def test_admin_on_any_project_is_a_cloud_admin_in_keystone(enforcer: Enforcer) -> None:
-    """Keystone's admin_required is 'role:admin or is_admin:1', scope-free: a token scoped
-    to a project where the caller holds admin (directly or inherited) may delete any
-    domain's projects. This is why the subtree admin acts through a token on p-root,
-    where admin is inherited to the children but not held."""
+def test_admin_on_any_project_is_a_cloud_admin_only_in_keystone(enforcer: Enforcer) -> None:
+    """Keystone's admin_required ('role:admin or is_admin:1') makes admin on any project a
+    cloud admin; sevres's requires the system scope or the admin project, so a subtree
+    admin acting inside their subtree cannot touch other domains' projects."""
     inside_subtree = _creds("u-st", ALL_ROLES, project="p-child", project_domain="d1")
-    assert enforcer.enforce("identity:delete_project", inside_subtree, P_OTHER)
-    assert enforcer.enforce("identity:create_domain", inside_subtree, {})
+    keystone = Enforcer(KEYSTONE_DEFAULTS, None)
+    assert keystone.enforce("identity:delete_project", inside_subtree, P_OTHER)
+    assert keystone.enforce("identity:create_domain", inside_subtree, {})
+    assert not enforcer.enforce("identity:delete_project", inside_subtree, P_OTHER)
+    assert not enforcer.enforce("identity:create_domain", inside_subtree, {})
+    on_admin_project = {**inside_subtree, "token": {"is_admin_project": True}}
+    assert enforcer.enforce("identity:create_domain", on_admin_project, {})
 
 
 def test_domain_scoped_admin_is_refused_system_apis_by_scope(enforcer: Enforcer) -> None:
-    """create_domain's scope types are system and project: a domain-scoped admin passes
-    the rule but is refused by scope; without scope enforcement they pass."""
+    """create_domain's scope types are system and project: Keystone refuses a
+    domain-scoped admin by scope (its rule alone would pass); sevres refuses by both, as
+    its admin_required wants the system or the admin project."""
     domain_admin = PERSONAS["domain_admin"]
     assert not enforcer.enforce("identity:create_domain", domain_admin, {})
-    assert Enforcer(DEFAULTS, None, enforce_scope=False).enforce(
+    assert Enforcer(KEYSTONE_DEFAULTS, None, enforce_scope=False).enforce(
+        "identity:create_domain", domain_admin, {})
+    assert not Enforcer(DEFAULTS, None, enforce_scope=False).enforce(
         "identity:create_domain", domain_admin, {})
 
 
@@ -370,12 +386,14 @@ def test_every_default_compiles_with_its_references() -> None:
 
 def test_sevres_only_appends_or_branches_to_keystone_rules() -> None:
     """Every extended rule is Keystone's string, untouched, followed by ' or <branch>';
-    every other Keystone rule is unchanged."""
+    every other Keystone rule is unchanged but admin_required, which sevres replaces."""
     extended = {rule.name: rule for rule in DEFAULTS}
     for rule in KEYSTONE_DEFAULTS:
         ours = extended[rule.name]
         branch = SEVRES_EXTENSIONS.get(rule.name)
         expected = rule.check_str if branch is None else f"{rule.check_str} or {branch}"
+        if rule.name in SEVRES_REPLACEMENTS:
+            expected = SEVRES_REPLACEMENTS[rule.name]
         assert ours.check_str == expected
         assert ours.scope_types == rule.scope_types
 

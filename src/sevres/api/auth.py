@@ -12,7 +12,6 @@ from sevres.api import schemas, validation, views
 from sevres.api.http import Call, created, json_response, no_content, route_table
 from sevres.ids import iso
 from sevres.log import emit, events
-from sevres.policy.rules import enforce
 from sevres.tokens.clock import from_ms
 from sevres.tokens.payload import ScopeKind
 from sevres.tokens.service import InvalidToken, UnrecognizedToken, ValidToken, token_hash
@@ -83,19 +82,20 @@ def _subject(call: Call) -> ValidToken:
 def validate_token(call: Call) -> Response:
     subject = _subject(call)
     action = "identity:check_token" if call.request.method == "HEAD" else "identity:validate_token"
-    enforce(action, call.me, {"subject_user_id": subject.user.id})
+    call.authorize(action, {"target": {"token": {"user_id": subject.user.id}}})
     token = call.request.headers["x-subject-token"]
     emit(events.TOKEN_VALIDATED, token_hash=token_hash(token), user_id=subject.user.id)
     headers = {"X-Subject-Token": token}
     if call.request.method == "HEAD":
-        return Response(status_code=200, headers=headers)
+        # Keystone's HEAD carries GET's headers, Content-Type included; only the body goes.
+        return Response(status_code=200, headers=headers, media_type="application/json")
     body = {"token": token_body(call, subject, "nocatalog" not in call.query)}
     return json_response(body, headers=headers)
 
 
 def revoke_token(call: Call) -> Response:
     subject = _subject(call)
-    enforce("identity:revoke_token", call.me, {"subject_user_id": subject.user.id})
+    call.authorize("identity:revoke_token", {"target": {"token": {"user_id": subject.user.id}}})
     call.services.tokens.revoke(call.tx, subject)
     token = call.request.headers["x-subject-token"]
     emit(events.TOKEN_REVOKED, token_hash=token_hash(token), user_id=subject.user.id,

@@ -21,8 +21,9 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from sevres import errors
+from sevres.api import targets
 from sevres.log import bind, emit, events
-from sevres.policy.rules import Caller, enforce
+from sevres.policy.rules import Caller
 from sevres.storage.repositories import Store
 from sevres.tokens.service import InvalidToken, ValidToken, token_hash
 
@@ -46,6 +47,12 @@ class Call:
     query: dict[str, str]
     base_url: str
     extra_target: dict[str, str] = field(default_factory=dict)
+
+    def authorize(self, action: str, target: dict[str, Any]) -> None:
+        """Enforce ``action`` for this caller on ``target`` (403 unless allowed)."""
+        assert self.token is not None
+        creds = targets.credentials(self.services, self.tx, self.token)
+        self.services.enforcer.authorize(action, creds, target)
 
     def url(self, path: str) -> str:
         return f"{self.base_url}/v3/{path}"
@@ -145,9 +152,8 @@ def endpoint(
                 body=body, params=dict(request.path_params), query=dict(request.query_params),
                 base_url=base_url(services, request),
             )
-            if rule is not None and caller is not None:
-                # path parameters last: a query string must not override the path's ids
-                enforce(rule, caller, {**call.query, **call.params})
+            if rule is not None and token is not None:
+                call.authorize(rule, targets.target(call))
             return handler(call)
 
     return run

@@ -131,6 +131,16 @@ class AssignmentService:
 
     def grant(self, tx: Store, assignment: Assignment) -> None:
         role = self.get_role(tx, assignment.role_id)
+        if role.domain_id is not None and assignment.target_kind is TargetKind.SYSTEM:
+            raise errors.ValidationError(
+                f"Role {role.id} is a domain-specific role. Unable to use a domain-specific "
+                f"role in a system assignment.")
+        if role.domain_id is not None and assignment.target_kind is TargetKind.PROJECT:
+            project = tx.projects.get(assignment.target_id)
+            if project is None or project.domain_id != role.domain_id:
+                raise errors.Forbidden(
+                    f"Project {assignment.target_id} must be in the same domain as the role "
+                    f"{role.id} being assigned.")
         if role.domain_id is not None:
             target_domain = self._domain_of_target(tx, assignment)
             if target_domain != role.domain_id:
@@ -194,6 +204,23 @@ class AssignmentService:
         return effective.all_derivations(user_id, TargetKind.PROJECT, target.id,
                                          effective.grants_on_project(tx, user_id, target), graph)
 
+    def holds_inherited_admin(self, tx: Store, user_id: str, project_id: str) -> bool:
+        """Does the user (directly or through a group) hold a role implying admin,
+        inherited, on ``project_id`` or any project or domain above it? That makes them
+        the administrator of everything strictly below it (sevres's subtree admin)."""
+        project = tx.projects.get(project_id)
+        if project is None:
+            return False
+        admin = tx.roles.get_by_name("admin", None)
+        if admin is None:
+            return False
+        actors = [user_id, *tx.groups.group_ids_of(user_id)]
+        rows = tx.assignments.find(actor_ids=actors, target_ids=[project.id, *project.ancestry],
+                                   inherited=True)
+        graph = effective.implication_graph(tx)
+        return any(admin.id in {r for r, _ in effective.expand_implied(a.role_id, graph)}
+                   for a in rows)
+
     def roles_by_ids(self, tx: Store, role_ids: Iterable[str]) -> list[Role]:
         everything = tx.roles.all()
         roles = [everything[i] for i in role_ids if i in everything]
@@ -233,11 +260,17 @@ class AssignmentService:
         project_id = query.get("scope.project.id")
         domain_id = query.get("scope.domain.id")
         system = "scope.system" in query
-        inherited_only = query.get("scope.OS-INHERIT:inherited_to") == "projects"
+        # As Keystone: inherited_to=projects keeps inherited grants, any other value the rest.
+        inherited_to = query.get("scope.OS-INHERIT:inherited_to")
         include_subtree = _flag(query, "include_subtree")
         if user_id and group_id:
             raise errors.ValidationError(
                 "Specify either a user or a group in the filters, not both.")
+        for one, other, both in ((system, project_id, "system or project"),
+                                 (system, domain_id, "system or domain"),
+                                 (domain_id, project_id, "a domain or project")):
+            if one and other:
+                raise errors.ValidationError(f"Specify {both}, not both")
         if include_subtree and not project_id:
             raise errors.ValidationError(
                 "scope.project.id must be specified if include_subtree is also specified")
@@ -256,8 +289,11 @@ class AssignmentService:
             actors = ([user_id, *tx.groups.group_ids_of(user_id)] if user_id else None)
             rows = tx.assignments.find(actor_ids=actors)
             graph = effective.implication_graph(tx)
+            # Keystone leaves domain-specific roles out (only the roles they imply count).
+            domain_roles = {r.id for r in tx.roles.all().values() if r.domain_id}
             listed = [(e.as_assignment(), e.derivation)
-                      for e in effective.expand_listing(tx, rows, graph)]
+                      for e in effective.expand_listing(tx, rows, graph)
+                      if e.role_id not in domain_roles]
         else:
             actor = user_id or group_id
             listed = [(a, None) for a in tx.assignments.find(
@@ -278,7 +314,7 @@ class AssignmentService:
                 return False
             if system and a.target_kind is not TargetKind.SYSTEM:
                 return False
-            if inherited_only and not a.inherited:
+            if inherited_to is not None and a.inherited != (inherited_to == "projects"):
                 return False
             return not (role_id and a.role_id != role_id)
 

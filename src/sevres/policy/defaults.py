@@ -289,9 +289,29 @@ SEVRES_RULES: tuple[RuleDefault, ...] = (
        "The roles a subtree admin may grant and revoke inside their subtree."),
     _d("identity:change_password", "", (),
        "Change one's own password (the original password is the proof)."),
+    _d("sevres:explain",
+       "rule:admin_required or (role:reader and system_scope:all) or "
+       "user_id:%(target.user.id)s", ("system", "domain", "project"),
+       "Explain a user's effective roles: administrators, system readers, and the user."),
 )
 
+SEVRES_ADMIN_REQUIRED = ("(role:admin and system_scope:all) or "
+                         "(role:admin and token.is_admin_project:True) or is_admin:1")
+"""sevres's ``admin_required``: the admin role on the system, or on the admin project.
+
+Keystone's is ``role:admin or is_admin:1``: the admin role on *any* project makes a cloud
+admin (Keystone bug 968696). That would make every subtree admin — who holds admin,
+inherited, on the projects below their root — an administrator of the whole cloud, which
+delegated administration cannot allow. The bootstrap admin keeps every power through
+tokens on the admin project (``[resource] admin_project_*``) or the system."""
+
+SEVRES_REPLACEMENTS: Mapping[str, str] = MappingProxyType({
+    "admin_required": SEVRES_ADMIN_REQUIRED,
+})
+
 SEVRES_EXTENSIONS: Mapping[str, str] = MappingProxyType({
+    # Users may read their own assignments (the core issue asks it; Keystone refuses).
+    "identity:list_role_assignments": "user_id:%(target.user.id)s",
     "identity:get_project": SUBTREE_ADMIN,
     "identity:create_project": SUBTREE_ADMIN,
     "identity:update_project": SUBTREE_ADMIN,
@@ -305,6 +325,9 @@ SEVRES_EXTENSIONS: Mapping[str, str] = MappingProxyType({
 
 
 def _extended(rule: RuleDefault) -> RuleDefault:
+    if rule.name in SEVRES_REPLACEMENTS:
+        return RuleDefault(rule.name, SEVRES_REPLACEMENTS[rule.name], rule.scope_types,
+                           rule.description)
     branch = SEVRES_EXTENSIONS.get(rule.name)
     if branch is None:
         return rule
