@@ -183,5 +183,7 @@ revocation_event = sa.Table(
     sa.Column("revoked_at", TIMESTAMP, nullable=False),
     sa.Index(None, "audit_id"),
     sa.Index(None, "user_id"),
+    sa.Index(None, "project_id"),
+    sa.Index(None, "domain_id"),
     **MYSQL,
 )
