@@ -19,7 +19,7 @@ if TYPE_CHECKING:
 
 def _listing(call: Call, key: str, items: Any) -> Response:
     return json_response(views.collection(call.base_url, key, key, items,
-                                          str(call.request.query_params)))
+                                          call.request.url.query))
 
 
 # -- regions -------------------------------------------------------------------------------

@@ -10,6 +10,7 @@ from starlette.routing import Route
 from sevres import errors
 from sevres.api import views
 from sevres.api.http import Call, json_response, no_content, route_table
+from sevres.api.targets import scope_domain
 from sevres.assignment.models import SYSTEM_TARGET, ActorKind, Assignment, TargetKind
 from sevres.log import emit, events
 from sevres.storage.repositories.filters import is_true
@@ -83,11 +84,24 @@ def list_assignments(call: Call) -> Response:
     effective = "effective" in call.query and is_true(call.query["effective"] or "true")
     include_names = "include_names" in call.query and is_true(call.query["include_names"] or "true")
     found = call.services.assignments.list_assignments(call.tx, call.query, effective)
+    scope = scope_domain(call)
+    if scope is not None:  # Keystone: a domain-scoped token sees its domain's only
+        found = [(a, d) for a, d in found if _in_domain(call, a, scope)]
     names = _namer(call) if include_names else None
     return json_response(views.collection(
         call.base_url, "role_assignments", "role_assignments",
         (views.assignment(call.base_url, a, names, derivation) for a, derivation in found),
-        str(call.request.query_params)))
+        call.request.url.query))
+
+
+def _in_domain(call: Call, a: Assignment, domain_id: str) -> bool:
+    """Is the assignment on ``domain_id`` or on one of its projects?"""
+    if a.target_kind is TargetKind.DOMAIN:
+        return a.target_id == domain_id
+    if a.target_kind is TargetKind.PROJECT:
+        project = call.tx.projects.get(a.target_id)
+        return project is not None and project.domain_id == domain_id
+    return False
 
 
 def _namer(call: Call) -> Any:
@@ -144,9 +158,10 @@ def routes(s: Services) -> list[Route]:
                  "identity:check_grant"),
                 ("DELETE", inherited + "/{role_id}/inherited_to_projects", delete_grant,
                  "identity:revoke_grant"),
-                ("GET", inherited + "/inherited_to_projects", list_grants,
-                 "identity:list_grants"),
             ]
+            if targets == "domains":  # Keystone lists inherited grants on domains only
+                rows.append(("GET", inherited + "/inherited_to_projects", list_grants,
+                             "identity:list_grants"))
         actor = actors.removesuffix("s")
         system = f"/v3/system/{actors}/{{actor_id}}/roles"
         rows += [

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 from starlette.responses import Response
 from starlette.routing import Route
 
-from sevres.api import schemas, validation, views
+from sevres.api import schemas, targets, validation, views
 from sevres.api.http import Call, created, json_response, no_content, route_table
 from sevres.api.resources import _default_domain
 from sevres.log import emit, events
@@ -18,9 +18,12 @@ if TYPE_CHECKING:
 
 def list_groups(call: Call) -> Response:
     found = call.services.groups.list_groups(call.tx, call.query)
+    scope = targets.scope_domain(call)
+    if scope is not None:  # Keystone: a domain-scoped token lists its domain's only
+        found = [g for g in found if g.domain_id == scope]
     return json_response(views.collection(
         call.base_url, "groups", "groups", (views.group(call.base_url, g) for g in found),
-        str(call.request.query_params)))
+        call.request.url.query))
 
 
 def create_group(call: Call) -> Response:
@@ -80,7 +83,8 @@ def groups_of_user(call: Call) -> Response:
     found = call.services.groups.groups_of(call.tx, user_id)
     return json_response(views.collection(
         call.base_url, f"users/{user_id}/groups", "groups",
-        (views.group(call.base_url, g) for g in found)))
+        # Keystone adds membership_expires_at (set for federated memberships only).
+        ({**views.group(call.base_url, g), "membership_expires_at": None} for g in found)))
 
 
 def routes(s: Services) -> list[Route]:

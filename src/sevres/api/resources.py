@@ -8,7 +8,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from sevres import errors
-from sevres.api import schemas, validation, views
+from sevres.api import schemas, targets, validation, views
 from sevres.api.http import Call, created, json_response, no_content, route_table
 from sevres.log import emit, events
 from sevres.resource.models import DEFAULT_DOMAIN_ID
@@ -28,9 +28,12 @@ def _default_domain(call: Call) -> str:
 # -- domains -------------------------------------------------------------------------------
 def list_domains(call: Call) -> Response:
     found = call.services.resources.list_domains(call.tx, call.query)
+    scope = targets.scope_domain(call)
+    if scope is not None:  # Keystone: a domain-scoped token lists its own domain only
+        found = [d for d in found if d.id == scope]
     return json_response(views.collection(
         call.base_url, "domains", "domains", (views.domain(call.base_url, d) for d in found),
-        str(call.request.query_params)))
+        call.request.url.query))
 
 
 def create_domain(call: Call) -> Response:
@@ -61,9 +64,12 @@ def delete_domain(call: Call) -> Response:
 # -- projects ------------------------------------------------------------------------------
 def list_projects(call: Call) -> Response:
     found = call.services.resources.list_projects(call.tx, call.query)
+    scope = targets.scope_domain(call)
+    if scope is not None:  # Keystone: a domain-scoped token lists its domain's only
+        found = [p for p in found if p.domain_id == scope]
     return json_response(views.collection(
         call.base_url, "projects", "projects", (views.project(call.base_url, p) for p in found),
-        str(call.request.query_params)))
+        call.request.url.query))
 
 
 def create_project(call: Call) -> Response:

@@ -20,7 +20,7 @@ def list_roles(call: Call) -> Response:
     found = call.services.assignments.list_roles(call.tx, call.query)
     return json_response(views.collection(
         call.base_url, "roles", "roles", (views.role(call.base_url, r) for r in found),
-        str(call.request.query_params)))
+        call.request.url.query))
 
 
 def create_role(call: Call) -> Response:

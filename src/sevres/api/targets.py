@@ -105,7 +105,37 @@ def target(call: Call) -> dict[str, Any]:
                              if role else {"id": params[key]})
     _from_body(call, found)
     _from_filters(query, found, flat)
+    _domain_scoped_list(call, found)
     return {**flat, "target": found}
+
+
+def scope_domain(call: Call) -> str | None:
+    """The domain of a domain-scoped token, else None. Keystone's list APIs (projects,
+    users, groups, domains, role assignments) give it to policy as the target's domain
+    and answer only what lies in it: handlers filter on it."""
+    token = call.token
+    if token is None or token.project is not None or token.domain is None:
+        return None
+    return token.domain.id
+
+
+_DOMAIN_SCOPED_LISTS = ("/v3/projects", "/v3/users", "/v3/role_assignments")
+
+
+def _domain_scoped_list(call: Call, found: dict[str, Any]) -> None:
+    """As Keystone: a domain-scoped caller listing projects, users, groups, domains or role
+    assignments is checked against their own domain, whatever the filters say (the
+    handler then drops what lies outside it)."""
+    domain = scope_domain(call)
+    if domain is None or call.request.method not in ("GET", "HEAD"):
+        return
+    path = call.request.url.path.rstrip("/")
+    if path in _DOMAIN_SCOPED_LISTS:
+        found["domain_id"] = domain
+    elif path == "/v3/groups":
+        found["group"] = {"domain_id": domain}
+    elif path == "/v3/domains":
+        found["domain"] = {"id": domain}
 
 
 def _from_body(call: Call, found: dict[str, Any]) -> None:

@@ -8,7 +8,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from sevres import errors
-from sevres.api import schemas, validation, views
+from sevres.api import schemas, targets, validation, views
 from sevres.api.http import Call, created, json_response, no_content, route_table
 from sevres.api.resources import _default_domain
 from sevres.log import emit, events
@@ -19,9 +19,12 @@ if TYPE_CHECKING:
 
 def list_users(call: Call) -> Response:
     found = call.services.identity.list_users(call.tx, call.query)
+    scope = targets.scope_domain(call)
+    if scope is not None:  # Keystone: a domain-scoped token lists its domain's only
+        found = [u for u in found if u.domain_id == scope]
     return json_response(views.collection(
         call.base_url, "users", "users", (views.user(call.base_url, u) for u in found),
-        str(call.request.query_params)))
+        call.request.url.query))
 
 
 def create_user(call: Call) -> Response:

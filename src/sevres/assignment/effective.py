@@ -51,9 +51,10 @@ class EffectiveRole:
     derivation: Derivation
 
     def as_assignment(self) -> Assignment:
-        """The user assignment this amounts to, as listed by ``effective``."""
+        """The user assignment this amounts to, as listed by ``effective`` (an entry that
+        comes from an inherited grant keeps ``OS-INHERIT:inherited_to``, as in Keystone)."""
         return Assignment(ActorKind.USER, self.user_id, self.target_kind, self.target_id,
-                          self.role_id)
+                          self.role_id, self.derivation.inherited_from is not None)
 
 
 def implication_graph(tx: Store) -> dict[str, list[str]]:
@@ -176,8 +177,10 @@ def expand_listing(
 ) -> list[EffectiveRole]:
     """Keystone's ``effective`` listing: each stored grant turned into what users really
     hold — group grants into one entry per member, inherited grants into one per project
-    below the target, implied roles added; system grants are left out, as Keystone does."""
-    out: dict[tuple[str, str, str, str], EffectiveRole] = {}
+    below the target, implied roles added; system grants are left out, as Keystone does.
+    As in Keystone, a role held through several grants is listed once per grant (and per
+    group), so that each entry's links name the grant behind it."""
+    out: dict[tuple[str, str, str, str, Assignment, str | None], EffectiveRole] = {}
     members: dict[str, list[str]] = {}
     for a in rows:
         if a.target_kind is TargetKind.SYSTEM:
@@ -201,7 +204,7 @@ def expand_listing(
         for user_id, via_group in users:
             for kind, target_id, inherited_from in targets:
                 for role_id, chain in expand_implied(a.role_id, graph):
-                    key = (user_id, kind.value, target_id, role_id)
+                    key = (user_id, kind.value, target_id, role_id, a, via_group)
                     if key not in out:
                         out[key] = EffectiveRole(
                             user_id, kind, target_id, role_id,

@@ -36,6 +36,9 @@ def bootstrap(settings: Settings, region: str) -> int:
     from sevres.app import build_services
     from sevres.bootstrap import bootstrap as run_bootstrap
 
+    policy_problem = _policy_problem(settings)
+    if policy_problem is not None:
+        return fail(policy_problem)
     if not _schema_current(settings):
         return fail("the database schema is not current; run 'sevres init' first")
     password, generated = admin_password(settings)
@@ -62,6 +65,9 @@ def bootstrap(settings: Settings, region: str) -> int:
 def serve(settings: Settings) -> int:
     import uvicorn
 
+    policy_problem = _policy_problem(settings)
+    if policy_problem is not None:  # before the workers start, each of which would crash
+        return fail(policy_problem)
     if not _schema_current(settings):
         return fail("the database schema is not current; run 'sevres init' first")
     try:
@@ -153,6 +159,20 @@ def db_current(settings: Settings) -> int:
     state = "current" if current == head else f"behind (newest is {head}; run 'sevres db upgrade')"
     say(f"{current or 'empty'} ({state})")
     return 0 if current == head else 1
+
+
+def _policy_problem(settings: Settings) -> str | None:
+    """Why the policy file cannot be loaded (naming the rule), or None when it can."""
+    from sevres.policy.defaults import DEFAULTS
+    from sevres.policy.enforcer import Enforcer, PolicyError
+
+    if settings.policy_file is None:
+        return None
+    try:
+        Enforcer(DEFAULTS, settings.policy_file)
+    except PolicyError as error:
+        return f"invalid policy file {settings.policy_file}: {error}"
+    return None
 
 
 def _schema_current(settings: Settings) -> bool:

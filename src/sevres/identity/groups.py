@@ -78,7 +78,7 @@ class GroupService:
     def check_member(self, tx: Store, group_id: str, user_id: str) -> None:
         group, user = self._pair(tx, group_id, user_id)
         if not tx.groups.is_member(user.id, group.id):
-            raise errors.NotFound(f"User {user.id} is not a member of group {group.id}.")
+            raise errors.NotFound(f"User '{user.id}' not found in group '{group.id}'")
 
     def remove_member(self, tx: Store, group_id: str, user_id: str) -> None:
         self.check_member(tx, group_id, user_id)

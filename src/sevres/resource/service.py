@@ -158,8 +158,12 @@ class ResourceService:
         if found_domain is None or not found_domain.is_domain:
             raise errors.ValidationError(f"Could not find domain: {wanted_domain}.")
         domain = found_domain
-        parent = tx.projects.get(parent_id) if parent_id else domain
-        assert parent is not None
+        # One hierarchy change per domain at a time (see _move), and the parent's ancestry
+        # read after the lock: a child made while its parent moves gets the new ancestry.
+        tx.projects.lock(domain.id)
+        parent = tx.projects.lock(parent_id) if parent_id else domain
+        if parent is None:
+            raise errors.ValidationError(f"Could not find project: {parent_id}.")
         chain = [parent, *self.ancestors(tx, parent)]
         disabled = next((p for p in chain if not p.enabled and not p.is_domain), None)
         if disabled is not None:
@@ -244,7 +248,15 @@ class ResourceService:
         past ``max_depth`` (409). Ancestries of the whole subtree are rewritten in the
         same transaction, so effective roles follow the move at once.
         """
-        parent = tx.projects.get(parent_id)
+        # Moves and creates in a domain queue on its row, and everything the move reads
+        # below is read (locked) after that: two concurrent moves cannot each miss the
+        # other and make a cycle, nor a concurrent create leave a stale ancestry.
+        tx.projects.lock(project.domain_id or project.id)
+        locked = tx.projects.lock(project.id)
+        if locked is None:  # deleted meanwhile
+            raise errors.not_found("project", project.id)
+        project = locked
+        parent = tx.projects.lock(parent_id)
         if parent is None:
             raise errors.ValidationError(f"Could not find project: {parent_id}.")
         parent_domain = parent.id if parent.is_domain else parent.domain_id
@@ -258,7 +270,7 @@ class ResourceService:
                 f"Cannot move project {project.id} under {parent.id}: it is the project "
                 "itself or lies below it, which would make a cycle."
             )
-        below = tx.projects.descendants(project)
+        below = tx.projects.descendants(project, lock=True)
         height = max((p.depth for p in below), default=project.depth) - project.depth
         if parent.depth + 1 + height > self.max_depth:
             raise errors.Conflict(

@@ -93,10 +93,27 @@ class Database:
                 raise errors.Unavailable(
                     "The identity database is unreachable; try again shortly."
                 ) from None
+            if _is_contention(error):
+                emit(events.DATABASE_CONFLICT, error_type=type(error.orig).__name__)
+                raise errors.Conflict(
+                    "A concurrent change to the same entities won; nothing was written. "
+                    "Try the request again."
+                ) from None
             raise
 
     def dispose(self) -> None:
         self.engine.dispose()
+
+
+def _is_contention(error: sa.exc.OperationalError) -> bool:
+    """A deadlock, a serialisation failure or a lock wait that timed out: the database
+    aborted this transaction in favour of another, and a retry would succeed."""
+    text = str(error.orig).lower()
+    args = getattr(error.orig, "args", ()) or ()
+    code = getattr(error.orig, "sqlstate", None) or (args[0] if args else None)
+    return code in ("40001", "40P01", 1213, 1205) or any(
+        word in text for word in ("deadlock", "could not serialize", "lock wait timeout",
+                                  "database is locked"))
 
 
 def _is_unreachable(error: sa.exc.OperationalError) -> bool:

@@ -260,9 +260,10 @@ class TokenService:
             role_ids = self.assignments.effective_role_ids_on_domain(tx, user.id, domain.id)
         elif payload.scope is ScopeKind.SYSTEM:
             role_ids = self.assignments.effective_role_ids_on_system(tx, user.id)
-        if payload.scope is not ScopeKind.UNSCOPED and not role_ids:
+        # As Keystone: a domain-specific role never shows in a token, only what it implies.
+        roles = tuple(r for r in self.assignments.roles_by_ids(tx, role_ids) if not r.domain_id)
+        if payload.scope is not ScopeKind.UNSCOPED and not roles:
             raise InvalidToken("no role on the scope")
-        roles = tuple(self.assignments.roles_by_ids(tx, role_ids))
         return ValidToken(payload, user, user_domain, project, domain, roles)
 
     # -- revoke --------------------------------------------------------------------------

@@ -52,6 +52,13 @@ class ProjectRepository:
         row = self._c.execute(sa.select(t).where(t.c.id == project_id)).first()
         return _to_model(row) if row else None
 
+    def lock(self, project_id: str) -> Project | None:
+        """Read a row with a write lock held to the end of the transaction (SELECT ... FOR
+        UPDATE; SQLite writers already queue on BEGIN IMMEDIATE). A locking read sees the
+        latest committed version, also under MariaDB's repeatable read."""
+        row = self._c.execute(sa.select(t).where(t.c.id == project_id).with_for_update()).first()
+        return _to_model(row) if row else None
+
     def get_many(self, project_ids: Sequence[str]) -> list[Project]:
         if not project_ids:
             return []
@@ -92,13 +99,15 @@ class ProjectRepository:
         )
         return [_to_model(r) for r in rows]
 
-    def descendants(self, project: Project) -> list[Project]:
-        """Every project below ``project``, in one query on the materialised ancestry."""
+    def descendants(self, project: Project, lock: bool = False) -> list[Project]:
+        """Every project below ``project``, in one query on the materialised ancestry
+        (with ``lock``, a locking read of the latest committed rows, as :meth:`lock`)."""
         prefix = project.subtree_prefix
-        rows = self._c.execute(sa.select(t).where(sa.or_(
+        query = sa.select(t).where(sa.or_(
             t.c.ancestry == prefix,
             t.c.ancestry.like(filters.escape_like(prefix) + "/%", escape="\\"),
-        )).order_by(t.c.ancestry, t.c.name))
+        )).order_by(t.c.ancestry, t.c.name)
+        rows = self._c.execute(query.with_for_update() if lock else query)
         return [_to_model(r) for r in rows]
 
     def set_ancestry(self, changes: Sequence[tuple[str, tuple[str, ...]]]) -> None:
