@@ -605,14 +605,16 @@ def _tail(path: Path, lines: int = 40) -> str:
 
 
 @pytest.fixture(scope="session")
-def keystone_url() -> str:
+def keystone_url() -> Iterator[str]:
     """The reference Keystone on 127.0.0.1:5001, started by the anchor's start.sh (minutes
-    the first time: it installs Keystone from PyPI) unless it already answers."""
+    the first time: it installs Keystone from PyPI) unless it already answers; stopped
+    again at the end when this session started it."""
     if os.environ.get("SEVRES_SKIP_KEYSTONE") == "1":
         pytest.skip("SEVRES_SKIP_KEYSTONE=1: the reference Keystone is not started")
     url = f"http://127.0.0.1:{KEYSTONE_PORT}"
     if _keystone_answers(url):
-        return url
+        yield url
+        return
     home = Path(os.environ.get("KEYSTONE_HOME", "/tmp/keystone-anchor"))
     env = {**os.environ, "KEYSTONE_PORT": str(KEYSTONE_PORT),
            "KEYSTONE_ADMIN_PASSWORD": KEYSTONE_PASSWORD}
@@ -629,7 +631,11 @@ def keystone_url() -> str:
             f"--- pip.log ---\n{_tail(home / 'pip.log')}\n"
             f"--- manage.log ---\n{_tail(home / 'manage.log')}\n"
             f"--- gunicorn.log ---\n{_tail(home / 'gunicorn.log')}", pytrace=False)
-    return url
+    try:
+        yield url
+    finally:
+        subprocess.run(["bash", str(ANCHOR / "stop.sh")], env=env, timeout=60,
+                       capture_output=True, check=False)
 
 
 def _run(name: str, url: str, password: str, tag: str) -> Iterator[Side]:
