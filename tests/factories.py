@@ -9,6 +9,14 @@ from typing import Any
 import httpx
 
 
+def error(response: httpx.Response, status: int) -> str:
+    """The message of a Keystone error body, after checking status and envelope."""
+    assert response.status_code == status, response.text
+    body = response.json()["error"]
+    assert body["code"] == status
+    return str(body["message"])
+
+
 def unique(prefix: str) -> str:
     return f"{prefix}-{uuid.uuid4().hex[:10]}"
 

@@ -14,17 +14,11 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.factories import Api, unique
+from tests.factories import Api, error, unique
 from tests.server import Server, server_env
 
 PASSWORD = "explain-user-Pa55word"
 
-
-def error(response: httpx.Response, status: int) -> str:
-    assert response.status_code == status, response.text
-    body = response.json()["error"]
-    assert body["code"] == status
-    return str(body["message"])
 
 
 @dataclass

@@ -14,20 +14,13 @@ import httpx
 import pytest
 
 from tests import backends
-from tests.factories import Api, unique
+from tests.factories import Api, error, unique
 from tests.server import ADMIN_PASSWORD, Server, start
 
 MAX_DEPTH = 10  # SEVRES_MAX_PROJECT_TREE_DEPTH's default
 SMALL_DEPTH = 3  # the limit of the second server below
 PASSWORD = "hier-user-Pa55word"
 
-
-def error(response: httpx.Response, status: int) -> str:
-    """The message of a Keystone error body, after checking status and envelope."""
-    assert response.status_code == status, response.text
-    body = response.json()["error"]
-    assert body["code"] == status
-    return str(body["message"])
 
 
 def show(api: Api, project_id: str, *flags: str) -> dict[str, Any]:

@@ -8,19 +8,12 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.factories import Api, unique
+from tests.factories import Api, error, unique
 
 PROJECT_KEYS = {"id", "name", "domain_id", "description", "enabled", "parent_id", "is_domain",
                 "tags", "options", "links"}
 MAX_DEPTH = 10  # max_project_tree_depth's default
 
-
-def error(response: httpx.Response, status: int) -> str:
-    """The message of a Keystone error body, after checking status and envelope."""
-    assert response.status_code == status, response.text
-    body = response.json()["error"]
-    assert body["code"] == status
-    return str(body["message"])
 
 
 def names(response: httpx.Response) -> set[str]:

@@ -7,18 +7,11 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.factories import Api, unique
+from tests.factories import Api, error, unique
 
 ROLE_KEYS = {"id", "name", "domain_id", "description", "options", "links"}
 REF_KEYS = {"id", "name", "links"}
 
-
-def error(response: httpx.Response, status: int) -> str:
-    """The message of a Keystone error body, after checking status and envelope."""
-    assert response.status_code == status, response.text
-    body = response.json()["error"]
-    assert body["code"] == status
-    return str(body["message"])
 
 
 def names(response: httpx.Response) -> set[str]:

@@ -8,17 +8,10 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.factories import Api, password_auth, unique
+from tests.factories import Api, error, password_auth, unique
 
 USER_KEYS = {"id", "name", "domain_id", "enabled", "password_expires_at", "options", "links"}
 
-
-def error(response: httpx.Response, status: int) -> str:
-    """The message of a Keystone error body, after checking status and envelope."""
-    assert response.status_code == status, response.text
-    body = response.json()["error"]
-    assert body["code"] == status
-    return str(body["message"])
 
 
 def names(response: httpx.Response) -> set[str]:
