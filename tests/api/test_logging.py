@@ -76,3 +76,34 @@ def test_the_request_line_names_the_authenticated_caller(server: Server, admin: 
                if r.get("request_id") == request_id and r["event"] == "http.request"]
     assert line["user_id"] == admin.body["user"]["id"]
     assert line["project_id"] == admin.body["project"]["id"]
+
+
+def test_global_request_id_is_taken_only_from_trusted_callers(
+    server: Server, admin: Api, anonymous: httpx.Client
+) -> None:
+    """A trusted service (admin or service role) passing X-OpenStack-Request-ID makes it
+    the line's global_request_id; sevres still answers with its own request id. The same
+    header from an ordinary user is ignored."""
+    incoming = "req-11111111-2222-3333-4444-555555555555"
+    trusted = admin.get("/v3/domains", headers={"X-OpenStack-Request-ID": incoming})
+    own = trusted.headers["X-OpenStack-Request-ID"]
+    assert own != incoming and own.startswith("req-")
+    user, project = admin.member_of_new_project()
+    with Api.login(server.url, user["name"], "member-Pa55word",
+                   scope={"project": {"id": project["id"]}}) as member:
+        untrusted = member.get(f"/v3/users/{user['id']}",
+                               headers={"X-OpenStack-Request-ID": incoming})
+    time.sleep(0.2)
+    records = {r["request_id"]: r for r in _records(server) if r["event"] == "http.request"}
+    assert records[own]["global_request_id"] == incoming
+    theirs = untrusted.headers["X-OpenStack-Request-ID"]
+    assert records[theirs]["global_request_id"] == theirs
+
+
+def test_every_line_carries_a_request_id_and_a_global_request_id(server: Server) -> None:
+    """Start-up lines and request lines alike carry both ids, so any line can be traced."""
+    records = _records(server)
+    assert any(r["event"] == "server.worker_started" for r in records)
+    for record in records:
+        assert str(record["request_id"]).startswith("req-"), record
+        assert str(record["global_request_id"]).startswith("req-"), record

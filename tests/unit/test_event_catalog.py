@@ -103,5 +103,17 @@ def test_text_format_is_one_fixed_line() -> None:
         emit(events.ENTITY_DELETED, kind="role", entity_id="r1")
         emit(events.TOKEN_VALIDATED, token_hash="abc", user_id="u")  # debug: filtered out
     (line,) = stream.getvalue().splitlines()
-    assert re.fullmatch(r"\S+ INFO    data\.deleted \[request_id=req-2\] role r1 deleted", line)
+    assert re.fullmatch(r"\S+ INFO    data\.deleted \[request_id=req-2 global_request_id=req-2\] "
+                        r"role r1 deleted", line)
     configure("json", "info")
+
+
+def test_docs_events_md_is_generated_from_the_catalog() -> None:
+    """docs/events.md lists every event as the catalog declares it; a stale file fails
+    (regenerate with `python -m sevres.log.docs`)."""
+    from sevres.log.docs import render
+
+    path = SRC.parents[1] / "docs" / "events.md"
+    assert path.read_text() == render(), "run: python -m sevres.log.docs"
+    for name in CATALOG:
+        assert f"`{name}`" in path.read_text()

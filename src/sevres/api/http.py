@@ -11,6 +11,7 @@ transaction commits only if the function returns; any error rolls everything bac
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -170,8 +171,24 @@ def _authenticate(services: Services, tx: Store, request: Request) -> ValidToken
         raise errors.Unauthorized() from None
     project_id = valid.project.id if valid.project else None
     domain_id = valid.domain.id if valid.domain else None
-    bind(user_id=valid.user.id, project_id=project_id, domain_id=domain_id)
+    bind(user_id=valid.user.id, project_id=project_id, domain_id=domain_id,
+         global_request_id=_trusted_global_request_id(request, valid))
     return valid
+
+
+_REQUEST_ID = re.compile(r"req-[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
+TRUSTED_ROLES = frozenset({"service", "admin"})
+
+
+def _trusted_global_request_id(request: Request, token: ValidToken) -> str | None:
+    """An X-OpenStack-Request-ID sent by a trusted service (a token with the service or
+    admin role) names the global request this one belongs to, as oslo.middleware and
+    oslo.context use it; anyone else's is ignored, so a client cannot forge the trail.
+    The caller always gets sevres's own request id back."""
+    incoming = request.headers.get("x-openstack-request-id", "")
+    if _REQUEST_ID.fullmatch(incoming) and token.role_names & TRUSTED_ROLES:
+        return incoming
+    return None
 
 
 def route_table(

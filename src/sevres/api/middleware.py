@@ -5,7 +5,6 @@ escaped exception into Keystone's error body — so every answer, even a crash, 
 from __future__ import annotations
 
 import time
-import uuid
 from typing import Any
 
 from starlette.requests import Request
@@ -13,7 +12,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from sevres import errors
 from sevres.api.errors import MethodNotAllowed, error_response, internal_error, not_found_route
-from sevres.log import bound, emit, events
+from sevres.log import bound, emit, events, new_request_id
 
 
 class RequestContext:
@@ -24,7 +23,7 @@ class RequestContext:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        request_id = f"req-{uuid.uuid4()}"
+        request_id = new_request_id()
         started = time.perf_counter()
         status: dict[str, Any] = {"code": 500, "sent": False, "reason": None}
 

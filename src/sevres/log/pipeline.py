@@ -15,6 +15,7 @@ import json
 import logging
 import sys
 import threading
+import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import IO, Any
@@ -26,8 +27,16 @@ CONTEXT_KEYS = ("request_id", "global_request_id", "user_id", "project_id", "dom
 _context: contextvars.ContextVar[dict[str, str]] = contextvars.ContextVar("sevres_log_context")
 
 
+def new_request_id() -> str:
+    """An OpenStack request id: 'req-' and a UUID, as oslo.middleware makes them."""
+    return f"req-{uuid.uuid4()}"
+
+
 class _Sink:
     def __init__(self) -> None:
+        # Lines outside any request (start-up, the CLI, background work) carry the id of
+        # the process's own activity, so that every line has a request id to grep for.
+        self.process_request_id = new_request_id()
         self.stream: IO[str] = sys.stderr
         self.format = "json"
         self.minimum = Level.INFO
@@ -83,7 +92,10 @@ def emit(event: Event, **fields: Any) -> None:
 
 def _render(event: Event, fields: dict[str, Any]) -> str:
     now = datetime.datetime.now(datetime.UTC).isoformat(timespec="milliseconds")
-    context = _context.get({})
+    context = dict(_context.get({}))
+    context.setdefault("request_id", _sink.process_request_id)
+    # A request nobody else started is its own global request (oslo.log leaves it blank).
+    context.setdefault("global_request_id", context["request_id"])
     message = event.message.format(**fields)
     if _sink.format == "text":
         ids = " ".join(f"{k}={context[k]}" for k in CONTEXT_KEYS if k in context)
@@ -107,8 +119,8 @@ class _Bridge(logging.Handler):
 
 def _bridge_library_loggers() -> None:
     for name in ("uvicorn", "uvicorn.error", "sqlalchemy", "alembic", "asyncio"):
-        library = logging.getLogger(name)  # noqa: event (bridge into the catalog)
+        library = logging.getLogger(name)  # bridged into the catalog
         library.handlers = [_Bridge()]
         library.setLevel(logging.WARNING)
         library.propagate = False
-    logging.getLogger("uvicorn.access").disabled = True  # noqa: event (we log requests)
+    logging.getLogger("uvicorn.access").disabled = True  # requests are logged as events
