@@ -14,7 +14,7 @@ from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
 from starlette.routing import BaseRoute
 
-from sevres import config, log
+from sevres import config, log, metrics
 from sevres.api import (
     auth,
     catalog,
@@ -28,6 +28,7 @@ from sevres.api import (
 )
 from sevres.api.middleware import RequestContext, http_exception
 from sevres.assignment.service import AssignmentService
+from sevres.audit import AuditTrail
 from sevres.catalog.service import CatalogService
 from sevres.config import Settings
 from sevres.identity.groups import GroupService
@@ -52,6 +53,7 @@ class Services:
     catalog: CatalogService
     tokens: TokenService
     enforcer: Enforcer
+    audit: AuditTrail
 
 
 def build_services(settings: Settings, database: Database | None = None) -> Services:
@@ -64,8 +66,9 @@ def build_services(settings: Settings, database: Database | None = None) -> Serv
     tokens = TokenService(keys.load(settings.keys_dir), identity, assignments,
                           settings.token_expiration)
     enforcer = Enforcer(DEFAULTS, settings.policy_file)
+    audit = AuditTrail(settings.audit_file if settings.audit_enabled else None)
     return Services(settings, database, resources, identity, GroupService(resources),
-                    assignments, CatalogService(), tokens, enforcer)
+                    assignments, CatalogService(), tokens, enforcer, audit)
 
 
 def build_app(services: Services) -> Starlette:
@@ -79,6 +82,7 @@ def build_app(services: Services) -> Starlette:
         *grants.routes(services),
         *catalog.routes(services),
         *explain.routes(services),
+        *metrics.routes(services),
     ]
     app = Starlette(
         routes=routes,

@@ -42,6 +42,8 @@ class Settings:
     token_expiration: int
     log_format: str
     log_level: str
+    audit_enabled: bool
+    audit_file: Path
     argon2_time_cost: int
     argon2_memory_kib: int
     argon2_parallelism: int
@@ -49,6 +51,7 @@ class Settings:
     admin_project_name: str
     admin_project_domain_id: str
     policy_file: Path | None
+    metrics_enabled: bool
     config_file: Path | None
 
     @property
@@ -79,6 +82,8 @@ _FIELDS: tuple[tuple[str, str | None, str], ...] = (
     ("token_expiration", "token", "expiration"),
     ("log_format", "log", "format"),
     ("log_level", "log", "level"),
+    ("audit_enabled", "audit", "enabled"),
+    ("audit_file", "audit", "file"),
     ("argon2_time_cost", "password_hashing", "argon2_time_cost"),
     ("argon2_memory_kib", "password_hashing", "argon2_memory_kib"),
     ("argon2_parallelism", "password_hashing", "argon2_parallelism"),
@@ -86,6 +91,7 @@ _FIELDS: tuple[tuple[str, str | None, str], ...] = (
     ("admin_project_name", "resource", "admin_project_name"),
     ("admin_project_domain_id", "resource", "admin_project_domain_id"),
     ("policy_file", "policy", "file"),
+    ("metrics_enabled", "metrics", "enabled"),
 )
 
 _ENV_NAMES = {name: "SEVRES_" + name.upper() for name, _, _ in _FIELDS}
@@ -147,6 +153,17 @@ def _public_url(name: str, value: Any) -> str:
     return text.rstrip("/")
 
 
+def _flag(name: str, value: Any) -> bool:
+    if isinstance(value, bool):
+        return value
+    text = str(value).strip().lower()
+    if text in ("true", "1", "yes", "on"):
+        return True
+    if text in ("false", "0", "no", "off"):
+        return False
+    raise ConfigError(f"{name} must be true or false, not {value!r}")
+
+
 def _existing_file(name: str, value: Any) -> Path:
     path = Path(_text(name, value)).expanduser().absolute()
     if not path.is_file():
@@ -163,6 +180,7 @@ _PARSERS: dict[str, Callable[[str, Any], Any]] = {
     "token_expiration": _int_in(60, 7 * 24 * 3600),
     "log_format": _choice("json", "text"),
     "log_level": _choice("debug", "info", "warning", "error"),
+    "audit_enabled": _flag,
     "argon2_time_cost": _int_in(1, 20),
     "argon2_memory_kib": _int_in(8, 4 * 1024 * 1024),
     "argon2_parallelism": _int_in(1, 64),
@@ -170,6 +188,7 @@ _PARSERS: dict[str, Callable[[str, Any], Any]] = {
     "admin_project_name": _text,
     "admin_project_domain_id": _text,
     "policy_file": _existing_file,
+    "metrics_enabled": _flag,
 }
 
 _DEFAULTS: dict[str, Any] = {
@@ -180,6 +199,7 @@ _DEFAULTS: dict[str, Any] = {
     "token_expiration": 3600,
     "log_format": "json",
     "log_level": "info",
+    "audit_enabled": True,
     # argon2id as RFC 9106's second recommended option (64 MiB, 3 passes, 4 lanes).
     "argon2_time_cost": 3,
     "argon2_memory_kib": 65536,
@@ -189,6 +209,7 @@ _DEFAULTS: dict[str, Any] = {
     "admin_project_name": "admin",
     "admin_project_domain_id": "default",
     "policy_file": None,
+    "metrics_enabled": True,
 }
 
 
@@ -249,7 +270,9 @@ def load(environ: Mapping[str, str] | None = None, config_file: Path | None = No
         parsed[name] = None if value is None else parser(_ENV_NAMES[name], value)
     database_url = parsed["database_url"] or f"sqlite:///{state_dir / 'sevres.db'}"
     keys_dir = Path(str(raw["keys_dir"])) if raw.get("keys_dir") else state_dir / "fernet-keys"
-    parsed.update(database_url=database_url, keys_dir=keys_dir.expanduser().absolute())
+    audit_file = Path(str(raw["audit_file"])) if raw.get("audit_file") else state_dir / "audit.log"
+    parsed.update(database_url=database_url, keys_dir=keys_dir.expanduser().absolute(),
+                  audit_file=audit_file.expanduser().absolute())
     return Settings(state_dir=state_dir, config_file=path, **parsed)
 
 

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any
 from starlette.responses import Response
 from starlette.routing import Route
 
-from sevres import errors
+from sevres import errors, metrics
 from sevres.api import schemas, validation, views
 from sevres.api.http import Call, created, json_response, no_content, route_table
 from sevres.ids import iso
@@ -61,7 +61,11 @@ def token_body(call: Call, token: ValidToken, with_catalog: bool) -> dict[str, A
 
 def issue_token(call: Call) -> Response:
     auth = validation.wrapped(call.body, "auth", schemas.AUTH)
-    token, valid = call.services.tokens.issue(call.tx, auth)
+    try:
+        token, valid = call.services.tokens.issue(call.tx, auth)
+    except errors.Unauthorized:
+        metrics.auth_failed()  # every way a login fails ends here, as a 401
+        raise
     body = {"token": token_body(call, valid, "nocatalog" not in call.query)}
     return created(body, call.url("auth/tokens"), {"X-Subject-Token": token})
 

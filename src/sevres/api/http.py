@@ -5,7 +5,8 @@ An endpoint is a plain function ``(call) -> Response`` declared with :func:`endp
 the wrapper reads the body, then in a worker thread opens one transaction, turns the
 X-Auth-Token into a :class:`Caller` (401 when it is missing or invalid), enforces the
 named policy rule against the path and query parameters, and runs the function. The
-transaction commits only if the function returns; any error rolls everything back.
+transaction commits only if the function returns; any error rolls everything back. The
+audit records of what the function did are written after that (see sevres.audit).
 """
 
 from __future__ import annotations
@@ -145,8 +146,14 @@ def endpoint(
         return await run_in_threadpool(_in_transaction, request, body)
 
     def _in_transaction(request: Request, body: Any) -> Response:
-        with services.database.transaction(write=write) as tx:
+        # The audit trail's records of this request are written when the transaction is
+        # over: changes once it committed, refused credentials whatever happened.
+        with (
+            services.audit.request(request, body) as audited,
+            services.database.transaction(write=write) as tx,
+        ):
             token = _authenticate(services, tx, request) if authenticated else None
+            audited.token = token
             caller = caller_of(token) if token else None
             call = Call(
                 services=services, request=request, tx=tx, caller=caller, token=token,

@@ -10,7 +10,7 @@ from typing import Any
 from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from sevres import errors
+from sevres import errors, metrics
 from sevres.api.errors import MethodNotAllowed, error_response, internal_error, not_found_route
 from sevres.log import bound, emit, events, new_request_id
 
@@ -50,7 +50,9 @@ class RequestContext:
                     raise
                 await error_response(Request(scope), internal_error())(
                     scope, receive, send_with_headers)
-            duration = round((time.perf_counter() - started) * 1000, 2)
+            elapsed = time.perf_counter() - started
+            metrics.observe_request(scope, status["code"], elapsed)
+            duration = round(elapsed * 1000, 2)
             if status["reason"] is not None:
                 emit(events.REQUEST_REJECTED, method=scope["method"], path=scope["path"],
                      status=status["code"], reason=status["reason"])

@@ -63,6 +63,7 @@ def _implication_body(call: Call, prior: Role, implied: Role) -> dict[str, Any]:
 def put_implication(call: Call) -> Response:
     prior, implied = call.services.assignments.add_implication(
         call.tx, call.params["prior_role_id"], call.params["implied_role_id"])
+    emit(events.IMPLICATION_ADDED, prior_role_id=prior.id, implied_role_id=implied.id)
     body = _implication_body(call, prior, implied)
     return created(body, body["links"]["self"])
 
@@ -78,6 +79,8 @@ def get_implication(call: Call) -> Response:
 def delete_implication(call: Call) -> Response:
     call.services.assignments.remove_implication(
         call.tx, call.params["prior_role_id"], call.params["implied_role_id"])
+    emit(events.IMPLICATION_REMOVED, prior_role_id=call.params["prior_role_id"],
+         implied_role_id=call.params["implied_role_id"])
     return no_content()
 
 

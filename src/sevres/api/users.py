@@ -60,7 +60,7 @@ def change_password(call: Call) -> Response:
             call.tx, user_id, attrs["original_password"], attrs["password"]
         )
     except errors.Unauthorized:
-        emit(events.AUTH_FAILED, subject=user_id, reason="wrong original password")
+        emit(events.PASSWORD_CHANGE_FAILED, user_id=user_id, reason="wrong original password")
         raise
     emit(events.PASSWORD_CHANGED, user_id=user_id)
     return no_content()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import shutil
 from pathlib import Path
 
 import sqlalchemy as sa
@@ -77,6 +78,7 @@ def serve(settings: Settings) -> int:
     os.environ.update(config.environment_for(settings))
     if settings.config_file is not None:
         os.environ["SEVRES_CONFIG"] = str(settings.config_file)
+    _prepare_metrics(settings)
     url = f"http://{settings.host}:{settings.port}/v3"
     emit(events.SERVER_STARTING, url=url, workers=settings.workers)
     say(f"sevres serving Keystone v3 at {url} (Ctrl-C stops it)")
@@ -84,6 +86,19 @@ def serve(settings: Settings) -> int:
                 workers=settings.workers, log_config=None, access_log=False,
                 timeout_graceful_shutdown=5)
     return 0
+
+
+def _prepare_metrics(settings: Settings) -> None:
+    """Give the workers a fresh folder for their metric files, so /metrics sums them all
+    (prometheus_client's multiprocess mode; see sevres.metrics)."""
+    os.environ.pop("prometheus_multiproc_dir", None)  # the deprecated spelling
+    if not settings.metrics_enabled:
+        os.environ.pop("PROMETHEUS_MULTIPROC_DIR", None)
+        return
+    folder = settings.state_dir / "metrics"
+    shutil.rmtree(folder, ignore_errors=True)  # counts of a previous run are not ours
+    folder.mkdir(mode=0o700)
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(folder)
 
 
 def explain(settings: Settings, args: argparse.Namespace) -> int:
@@ -159,6 +174,77 @@ def db_current(settings: Settings) -> int:
     state = "current" if current == head else f"behind (newest is {head}; run 'sevres db upgrade')"
     say(f"{current or 'empty'} ({state})")
     return 0 if current == head else 1
+
+
+def logs_trace(args: argparse.Namespace) -> int:
+    """Print the lines of one request (and the requests linked to it by global request
+    ids) from all FILEs in time order: 0 when some were found, 1 when none, 2 when a file
+    cannot be read. Needs no settings, state directory or database."""
+    import json
+    import sys
+
+    from sevres.log import trace
+
+    try:
+        tz = trace.zone(args.tz)
+    except ValueError as error:
+        return fail(str(error))
+    try:
+        sources: list[tuple[str, list[str] | None]] = [
+            (path, list(trace.open_lines(path, sys.stdin.buffer)) if path == "-" else None)
+            for path in args.files]
+        found = trace.trace(args.request_id, sources, tz)
+    except trace.UnreadableLog as error:
+        return fail(str(error))
+    except KeyboardInterrupt:
+        return 130
+    if args.verbose:
+        for path, count in found.skipped.items():
+            fail(f"{trace.short_name(path)}: {count} unparseable line(s) skipped", 0)
+    try:
+        for record in found.records:
+            say(json.dumps(record.as_dict()) if args.json else record.as_text())
+    except BrokenPipeError:  # `sevres logs trace ... | head`: the reader left, not an error
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    if not found.records:
+        return fail(f"no line of request {args.request_id} in {len(args.files)} file(s)", 1)
+    return 0
+
+
+def doctor(settings: Settings, as_json: bool) -> int:
+    """Run every check; print a table (or JSON); exit 0 healthy, 1 warnings, 2 errors."""
+    from sevres import diagnostics
+
+    findings = diagnostics.run(settings)
+    say(diagnostics.as_json(findings) if as_json else diagnostics.as_table(findings))
+    return diagnostics.exit_code(findings)
+
+
+def doctor_config_error(args: argparse.Namespace, error: config.ConfigError) -> int:
+    """The doctor's report when the configuration itself does not load."""
+    from sevres import diagnostics
+
+    given = args.config or (Path(os.environ["SEVRES_CONFIG"])
+                            if os.environ.get("SEVRES_CONFIG") else None)
+    findings = diagnostics.config_error(error, given)
+    say(diagnostics.as_json(findings) if args.json else diagnostics.as_table(findings))
+    return diagnostics.exit_code(findings)
+
+
+def bug_report(settings: Settings, output: Path | None, logs: list[Path]) -> int:
+    """Write the bug-report archive and say where it is."""
+    from sevres.diagnostics import bugreport
+
+    missing = [str(path) for path in logs if not path.is_file()]
+    if missing:
+        return fail(f"no such log file: {', '.join(missing)}")
+    path = bugreport.write(settings, (output or bugreport.default_output()).absolute(),
+                           logs or bugreport.default_logs(settings))
+    say(f"bug report written to {path}")
+    say("it holds versions, the configuration with secrets redacted, the doctor's findings "
+        "and recent warnings/errors; see README.txt inside")
+    return 0
 
 
 def _policy_problem(settings: Settings) -> str | None:

@@ -52,16 +52,48 @@ def _parser() -> argparse.ArgumentParser:
     db_sub = db.add_subparsers(dest="db_command", required=True)
     db_sub.add_parser("upgrade", help="migrate the schema to the newest revision")
     db_sub.add_parser("current", help="print the schema revision and whether it is current")
+    doctor = sub.add_parser("doctor", help="check the configuration, database, keys and clock; "
+                            "exit 0 healthy, 1 warnings, 2 errors")
+    doctor.add_argument("--json", action="store_true", help="print the findings as JSON")
+    report = sub.add_parser("bug-report", help="write a .tar.gz with versions, the redacted "
+                            "configuration, the doctor's findings and recent warnings/errors")
+    report.add_argument("--output", type=Path, help="archive path "
+                        "(default ./sevres-bug-report-<time>.tar.gz)")
+    report.add_argument("--log", type=Path, action="append", default=[], metavar="FILE",
+                        help="a sevres log file (JSON or text) to take warnings and errors "
+                        "from; repeatable (default <state_dir>/sevres.log when it exists)")
+    logs = sub.add_parser("logs", help="read sevres and other OpenStack services' logs")
+    logs_sub = logs.add_subparsers(dest="logs_command", required=True)
+    trace = logs_sub.add_parser(
+        "trace", help="follow one request across sevres and oslo.log logs, in time order")
+    trace.add_argument("request_id", metavar="REQUEST_ID",
+                       help="request id or global request id (req-<uuid>)")
+    trace.add_argument("files", nargs="+", metavar="FILE",
+                       help="log files: sevres JSON or text, oslo.log text or JSON; "
+                       ".gz too; - reads stdin")
+    trace.add_argument("--json", action="store_true", help="print JSON objects, one a line")
+    trace.add_argument("--tz", metavar="ZONE", help="zone of naive timestamps (oslo.log "
+                       "text), e.g. Europe/Paris or +02:00 (default UTC); output is UTC")
+    trace.add_argument("--verbose", "-v", action="store_true",
+                       help="report how many lines of each file could not be parsed")
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
+    if args.command == "logs":  # reads files only: no settings, state dir or database
+        from sevres.cli import commands
+
+        return commands.logs_trace(args)
     try:
         settings = config.load(config_file=args.config)
         if args.command in ("serve", "run"):
             settings = _with_server_options(settings, args)
     except ConfigError as error:
+        if args.command == "doctor":  # a broken configuration is the doctor's first finding
+            from sevres.cli import commands
+
+            return commands.doctor_config_error(args, error)
         return fail(f"configuration error: {error}")
     log.configure(settings.log_format, settings.log_level)
     settings.state_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
@@ -98,6 +130,10 @@ def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
         return commands.db_upgrade(settings)
     if args.command == "db" and args.db_command == "current":
         return commands.db_current(settings)
+    if args.command == "doctor":
+        return commands.doctor(settings, args.json)
+    if args.command == "bug-report":
+        return commands.bug_report(settings, args.output, args.log)
     return fail(f"unknown command {args.command}")
 
 

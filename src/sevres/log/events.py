@@ -99,6 +99,9 @@ TOKEN_REVOKED = _event(
 PASSWORD_CHANGED = _event(
     "identity.password_changed", INF, "user {user_id} changed their password; older tokens revoked",
     "A user changed their own password.")
+PASSWORD_CHANGE_FAILED = _event(
+    "identity.password_change_failed", WRN, "user {user_id} could not change their password: "
+    "{reason}", "A self-service password change was refused (the original password was wrong).")
 
 # -- identity data -----------------------------------------------------------------------
 ENTITY_CREATED = _event(
@@ -122,6 +125,17 @@ GRANT_ADDED = _event(
 GRANT_REMOVED = _event(
     "assignment.revoked", INF, "role {role_id} revoked from {actor_id} on {target_id}",
     "A role assignment was removed.")
+IMPLICATION_ADDED = _event(
+    "role.implication_added", INF, "role {prior_role_id} now implies {implied_role_id}",
+    "An implied-role rule was created.")
+IMPLICATION_REMOVED = _event(
+    "role.implication_removed", INF, "role {prior_role_id} no longer implies {implied_role_id}",
+    "An implied-role rule was deleted.")
+
+# -- audit trail -------------------------------------------------------------------------
+AUDIT_WRITE_FAILED = _event(
+    "audit.write_failed", ERR, "audit record {record_id} ({action}) not written to {path}: {error}",
+    "The audit file could not be written (disk full, permissions); the change itself stands.")
 
 # -- administration ----------------------------------------------------------------------
 SCHEMA_UPGRADED = _event(

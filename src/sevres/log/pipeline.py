@@ -16,7 +16,7 @@ import logging
 import sys
 import threading
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import IO, Any
 
@@ -78,10 +78,32 @@ def bind(**values: str | None) -> None:
         current.update(fresh)
 
 
+Observer = Callable[[Event, dict[str, Any]], None]
+_observers: list[Observer] = []
+
+
+def observe(observer: Observer) -> None:
+    """Also hand every emitted event (whatever the level) to ``observer``: the audit
+    trail (sevres.audit) is derived from the same events, never from a second call."""
+    if observer not in _observers:
+        _observers.append(observer)
+
+
+def current_context() -> dict[str, str]:
+    """The request context bound now, with the ids every line carries."""
+    context = dict(_context.get({}))
+    context.setdefault("request_id", _sink.process_request_id)
+    # A request nobody else started is its own global request (oslo.log leaves it blank).
+    context.setdefault("global_request_id", context["request_id"])
+    return context
+
+
 def emit(event: Event, **fields: Any) -> None:
     declared = event.fields
     if set(fields) != set(declared):
         raise TypeError(f"event {event.name} takes fields {declared}, got {tuple(fields)}")
+    for observer in _observers:
+        observer(event, fields)
     if event.level < _sink.minimum:
         return
     line = _render(event, fields)
@@ -92,10 +114,7 @@ def emit(event: Event, **fields: Any) -> None:
 
 def _render(event: Event, fields: dict[str, Any]) -> str:
     now = datetime.datetime.now(datetime.UTC).isoformat(timespec="milliseconds")
-    context = dict(_context.get({}))
-    context.setdefault("request_id", _sink.process_request_id)
-    # A request nobody else started is its own global request (oslo.log leaves it blank).
-    context.setdefault("global_request_id", context["request_id"])
+    context = current_context()
     message = event.message.format(**fields)
     if _sink.format == "text":
         ids = " ".join(f"{k}={context[k]}" for k in CONTEXT_KEYS if k in context)

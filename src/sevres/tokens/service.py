@@ -20,7 +20,7 @@ from typing import Any
 
 from cryptography.fernet import MultiFernet
 
-from sevres import errors
+from sevres import errors, metrics
 from sevres.assignment.models import Role
 from sevres.assignment.service import AssignmentService
 from sevres.identity.models import User
@@ -105,8 +105,10 @@ class TokenService:
                 audit_chain = prior.payload.audit_ids[-1:]
                 carried = prior.payload.methods
             else:
+                emit(events.AUTH_FAILED, subject=method[:64], reason="unsupported method")
                 raise errors.Unauthorized("Attempted to authenticate with an unsupported method.")
             if user is not None and user.id != found.id:
+                emit(events.AUTH_FAILED, subject=found.id, reason="methods name different users")
                 raise errors.Unauthorized()
             user = found
         assert user is not None
@@ -127,6 +129,7 @@ class TokenService:
             emit(events.AUTH_FAILED, subject=user.id, reason=error.reason)
             raise errors.Unauthorized() from None
         token = codec.encode(payload, self.keys)
+        metrics.token_issued(methods)
         emit(events.AUTH_SUCCEEDED, user_id=user.id, methods=",".join(payload.methods),
              scope=f"{scope.name.lower()}:{scope_id or '-'}")
         return token, valid
@@ -220,6 +223,15 @@ class TokenService:
     # -- validate ------------------------------------------------------------------------
     def validate(self, tx: Store, token: str) -> ValidToken:
         try:
+            valid = self._validate(tx, token)
+        except InvalidToken:
+            metrics.token_validated(valid=False)
+            raise
+        metrics.token_validated(valid=True)
+        return valid
+
+    def _validate(self, tx: Store, token: str) -> ValidToken:
+        try:
             payload = codec.decode(token, self.keys)
         except codec.MalformedToken as error:
             raise UnrecognizedToken(f"malformed: {error}") from None
@@ -270,3 +282,4 @@ class TokenService:
     def revoke(self, tx: Store, token: ValidToken) -> None:
         tx.revocations.add(issued_before_ms=now_ms(), now=utcnow(),
                            audit_id=token.payload.audit_ids[0])
+        metrics.token_revoked()

@@ -1,0 +1,362 @@
+"""`sevres doctor` and `sevres bug-report` on every backend: the doctor finds what is
+wrong and says how to fix it, and the bug report carries no secret."""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import secrets
+import subprocess
+import sys
+import tarfile
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+import sqlalchemy as sa
+
+from sevres import diagnostics
+from sevres.diagnostics import bugreport
+from sevres.storage.database import Database
+from tests import backends
+from tests.server import ADMIN_PASSWORD, server_env, start
+
+SEVRES = str(Path(sys.executable).parent / "sevres")
+KEY_CHECKS = ("keys.staged", "keys.primary", "keys.valid", "keys.permissions", "keys.age")
+
+
+@pytest.fixture
+def fresh(backend_name: str, tmp_path: Path) -> Iterator[backends.Backend]:
+    backend = backends.create(backend_name, tmp_path)
+    try:
+        yield backend
+    finally:
+        backend.drop()
+
+
+def sevres(state: Path, url: str, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([SEVRES, *args], capture_output=True, text=True, check=False,
+                          env=server_env(state, url, **env), timeout=120)
+
+
+def doctor(state: Path, url: str, **env: str) -> tuple[int, dict[str, dict[str, str]]]:
+    """Exit status and findings by check name, from `sevres doctor --json`."""
+    result = sevres(state, url, "doctor", "--json", **env)
+    document = json.loads(result.stdout)
+    assert document["exit_code"] == result.returncode
+    return result.returncode, {f["check"]: f for f in document["findings"]}
+
+
+def initialised(state: Path, url: str) -> None:
+    for command in ("init", "bootstrap"):
+        result = sevres(state, url, command)
+        assert result.returncode == 0, result.stderr
+
+
+def test_doctor_passes_every_check_on_a_healthy_state(
+    fresh: backends.Backend, tmp_path: Path
+) -> None:
+    """After init and bootstrap, doctor exits 0: every check is ok, except the two that are
+    informational (no master key yet; Galera only on a wsrep node), and the table shows
+    every check."""
+    initialised(tmp_path, fresh.url)
+    code, findings = doctor(tmp_path, fresh.url)
+    assert code == 0, findings
+    for check in ("configuration", "database", "schema", "clock", *KEY_CHECKS):
+        assert findings[check]["status"] == "ok", findings[check]
+        assert findings[check]["remedy"] is None
+    assert findings["master_key"]["status"] == "info"
+    assert "not configured (keys on disk" in findings["master_key"]["text"]
+    assert findings["galera"]["status"] == "info"
+    assert "not a Galera node" in findings["galera"]["text"]
+    assert "no configuration file" in findings["configuration"]["text"]
+    assert "7 d" in findings["keys.age"]["text"]  # the documented default is named
+
+    table = sevres(tmp_path, fresh.url, "doctor")
+    assert table.returncode == 0, table.stdout + table.stderr
+    for check in findings:
+        assert check in table.stdout
+    assert "healthy" in table.stdout.splitlines()[-1]
+
+
+def test_doctor_reports_the_config_file_in_use_and_a_broken_one(
+    fresh: backends.Backend, tmp_path: Path
+) -> None:
+    """The configuration finding names the file in use; a file that does not load is an
+    error finding (JSON still valid, exit 2) instead of a crash."""
+    initialised(tmp_path, fresh.url)
+    good = tmp_path / "good.toml"
+    good.write_text("[token]\nexpiration = 7200\n")
+    code, findings = doctor(tmp_path, fresh.url, SEVRES_CONFIG=str(good))
+    assert code == 0 and f"loaded from {good}" in findings["configuration"]["text"]
+    bad = tmp_path / "bad.toml"
+    bad.write_text("[token]\nexpiration = 5\n")
+    code, findings = doctor(tmp_path, fresh.url, SEVRES_CONFIG=str(bad))
+    assert code == 2 and findings["configuration"]["status"] == "error"
+    assert "SEVRES_TOKEN_EXPIRATION" in findings["configuration"]["text"]
+    assert findings["configuration"]["remedy"]
+
+
+def test_doctor_on_an_empty_database_says_to_initialise(
+    fresh: backends.Backend, tmp_path: Path
+) -> None:
+    """A reachable database without a schema is an error (exit 2) whose remedy is
+    'sevres init' / 'sevres db upgrade'; the missing keys are errors too."""
+    database = Database(fresh.url)  # connecting creates the SQLite file, like a new server
+    with database.engine.connect() as connection:
+        connection.exec_driver_sql("SELECT 1")
+    database.dispose()
+    code, findings = doctor(tmp_path, fresh.url)
+    assert code == 2
+    assert findings["database"]["status"] == "ok"
+    assert findings["schema"]["status"] == "error"
+    assert "empty" in findings["schema"]["text"]
+    assert "sevres init" in findings["schema"]["remedy"]
+    assert "sevres db upgrade" in findings["schema"]["remedy"]
+    assert findings["keys"]["status"] == "error" and "sevres init" in findings["keys"]["remedy"]
+    table = sevres(tmp_path, fresh.url, "doctor")
+    assert table.returncode == 2 and "remedy: run 'sevres init'" in table.stdout
+
+
+def test_doctor_warns_when_the_staged_key_is_missing(
+    fresh: backends.Backend, tmp_path: Path
+) -> None:
+    """Without key 0 the next rotation would promote an unknown key: a warning (exit 1)
+    whose remedy writes a new staged key."""
+    initialised(tmp_path, fresh.url)
+    (tmp_path / "fernet-keys" / "0").unlink()
+    code, findings = doctor(tmp_path, fresh.url)
+    assert code == 1
+    assert findings["keys.staged"]["status"] == "warning"
+    assert "staged key" in findings["keys.staged"]["remedy"]
+    assert str(tmp_path / "fernet-keys" / "0") in findings["keys.staged"]["remedy"]
+    assert findings["keys.primary"]["status"] == "ok"
+
+
+@pytest.mark.parametrize(("mode", "status", "code"), [(0o644, "error", 2), (0o640, "warning", 1)])
+def test_doctor_flags_key_files_others_can_read(
+    fresh: backends.Backend, tmp_path: Path, mode: int, status: str, code: int
+) -> None:
+    """A world-readable key file is an error (anyone could forge tokens), a group-readable
+    one a warning; the remedy is the chmod that fixes it."""
+    initialised(tmp_path, fresh.url)
+    os.chmod(tmp_path / "fernet-keys" / "1", mode)
+    found_code, findings = doctor(tmp_path, fresh.url)
+    assert found_code == code
+    assert findings["keys.permissions"]["status"] == status
+    assert oct(mode) in findings["keys.permissions"]["text"]
+    assert "chmod 600" in findings["keys.permissions"]["remedy"]
+
+
+def test_doctor_flags_an_invalid_key_and_an_old_primary(
+    fresh: backends.Backend, tmp_path: Path
+) -> None:
+    """A key file that is not a Fernet key is an error naming the file (not its content);
+    a primary older than the 7-day default is a warning that says to rotate."""
+    initialised(tmp_path, fresh.url)
+    primary = tmp_path / "fernet-keys" / "1"
+    old = time.time() - 8 * 24 * 3600
+    os.utime(primary, (old, old))
+    code, findings = doctor(tmp_path, fresh.url)
+    assert code == 1 and findings["keys.age"]["status"] == "warning"
+    assert "8 d old" in findings["keys.age"]["text"]
+    assert "rotate" in findings["keys.age"]["remedy"]
+    (tmp_path / "fernet-keys" / "2").write_text("not-a-key-material-xyz\n")
+    os.chmod(tmp_path / "fernet-keys" / "2", 0o600)
+    code, findings = doctor(tmp_path, fresh.url)
+    assert code == 2 and findings["keys.valid"]["status"] == "error"
+    assert "2 (ValueError)" in findings["keys.valid"]["text"]
+    assert "not-a-key" not in json.dumps(findings)
+
+
+def test_galera_and_clock_findings_follow_their_thresholds() -> None:
+    """Pure rules: a Galera node is ready only when wsrep_ready=ON, Synced and Primary; a
+    MariaDB with wsrep_on=OFF is 'not a Galera node'; clock skew warns over 1 s and fails
+    over 30 s."""
+    synced = {"wsrep_ready": "ON", "wsrep_local_state_comment": "Synced",
+              "wsrep_cluster_status": "Primary"}
+    assert diagnostics.galera_finding({"wsrep_on": "ON"}, synced).status == "ok"
+    donor = dict(synced, wsrep_local_state_comment="Donor/Desynced")
+    unready = diagnostics.galera_finding({"wsrep_on": "ON"}, donor)
+    assert unready.status == "error" and unready.remedy and "Donor" in unready.text
+    plain = diagnostics.galera_finding({"wsrep_on": "OFF"}, {"wsrep_ready": "OFF"})
+    assert plain.status == "info" and "not a Galera node" in plain.text
+    assert diagnostics.clock_finding(0.4, "postgresql").status == "ok"
+    assert diagnostics.clock_finding(-2.5, "mysql").status == "warning"
+    late = diagnostics.clock_finding(45, "mysql")
+    assert late.status == "error" and late.remedy and "NTP" in late.remedy
+
+
+def test_the_galera_check_queries_the_server(fresh: backends.Backend, tmp_path: Path) -> None:
+    """On the MariaDB under test (a plain server) the Galera check runs the wsrep queries
+    and says 'not a Galera node'; on the other backends it is not applicable."""
+    initialised(tmp_path, fresh.url)
+    _, findings = doctor(tmp_path, fresh.url)
+    expected = "wsrep_on is OFF" if fresh.name == "mariadb" else fresh.name
+    assert "not a Galera node" in findings["galera"]["text"]
+    assert expected in findings["galera"]["text"]
+
+
+def test_the_bug_report_log_parser_reads_json_and_text_lines(tmp_path: Path) -> None:
+    """Both log formats: warning and error lines kept with their request ids, info lines
+    and noise dropped, only the last 200 kept."""
+    log = tmp_path / "sevres.log"
+    lines = [
+        "2026-01-01T00:00:00.000+00:00 WARNING auth.failed [request_id=req-t1 user_id=u] "
+        "authentication failed for x: bad password",
+        "2026-01-01T00:00:00.000+00:00 INFO    data.created [-] user u created",
+        json.dumps({"time": "t", "level": "ERROR", "event": "http.server_error",
+                    "request_id": "req-j1", "message": "boom"}),
+        json.dumps({"time": "t", "level": "INFO", "event": "http.request", "message": "x"}),
+        "Traceback (most recent call last):",
+    ]
+    lines += [json.dumps({"level": "WARNING", "event": "auth.failed", "request_id": f"req-{i}",
+                          "message": "m"}) for i in range(250)]
+    log.write_text("\n".join(lines) + "\n")
+    events = bugreport.recent_events([log])
+    assert len(events) == 200 and events[-1]["request_id"] == "req-249"
+    first = bugreport.recent_events([log], limit=1000)[:2]
+    assert first[0]["request_id"] == "req-t1" and first[0]["user_id"] == "u"
+    assert first[0]["event"] == "auth.failed" and first[0]["level"] == "WARNING"
+    assert first[1]["request_id"] == "req-j1"
+
+
+def _password_user(backend: backends.Backend, password: str) -> tuple[str, str]:
+    """Make the backend's database reachable only as a new user with ``password``;
+    returns the URL with that password and the user name (to drop afterwards)."""
+    user = f"sevres_u_{secrets.token_hex(4)}"
+    assert backend.admin_url and backend.database
+    engine = sa.create_engine(backend.admin_url, isolation_level="AUTOCOMMIT")
+    with engine.connect() as connection:
+        if backend.name == "postgresql":
+            connection.exec_driver_sql(f"CREATE ROLE {user} LOGIN PASSWORD '{password}'")
+            connection.exec_driver_sql(f'ALTER DATABASE "{backend.database}" OWNER TO {user}')
+        else:
+            for host in ("%", "localhost"):
+                connection.execute(sa.text(f"CREATE USER '{user}'@'{host}' "  # '%' escaped
+                                           f"IDENTIFIED BY '{password}'"))
+                connection.execute(sa.text(f"GRANT ALL PRIVILEGES ON `{backend.database}`.* "
+                                           f"TO '{user}'@'{host}'"))
+    engine.dispose()
+    url = sa.make_url(backend.url).set(username=user, password=password)
+    return url.render_as_string(hide_password=False), user
+
+
+def _drop_user(backend: backends.Backend, user: str) -> None:
+    assert backend.admin_url
+    engine = sa.create_engine(backend.admin_url, isolation_level="AUTOCOMMIT")
+    with engine.connect() as connection:
+        if backend.name == "postgresql":
+            connection.exec_driver_sql(f"DROP ROLE IF EXISTS {user}")
+        else:
+            for host in ("%", "localhost"):
+                connection.execute(sa.text(f"DROP USER IF EXISTS '{user}'@'{host}'"))
+    engine.dispose()
+
+
+def _failed_logins(url: str, count: int) -> list[str]:
+    """Refused logins (auth.failed warnings in the log); returns their request ids."""
+    ids = []
+    for attempt in range(count):
+        response = httpx.post(f"{url}/v3/auth/tokens", json={"auth": {"identity": {
+            "methods": ["password"], "password": {"user": {
+                "name": "admin", "domain": {"id": "default"},
+                "password": f"wrong-{attempt}"}}}}}, timeout=30)
+        assert response.status_code == 401
+        ids.append(response.headers["x-openstack-request-id"])
+    return ids
+
+
+def _secrets_in_the_database_and_keys(state: Path, url: str) -> tuple[list[str], list[bytes]]:
+    """The password hashes (whole, and their digest part) and the Fernet keys (as the
+    files hold them, and decoded to raw bytes)."""
+    engine = sa.create_engine(url)
+    with engine.connect() as connection:
+        hashes = [str(h) for h in connection.execute(sa.text("SELECT hash FROM password"))]
+    engine.dispose()
+    assert hashes
+    keys = [p.read_bytes().strip() for p in (state / "fernet-keys").iterdir()]
+    assert len(keys) == 2
+    texts = [*hashes, *(h.rsplit("$", 1)[-1] for h in hashes), *(k.decode() for k in keys)]
+    return texts, [base64.urlsafe_b64decode(k) for k in keys]
+
+
+def _write_private(config: Path, admin_file: Path, file_url: str) -> str:
+    """The config file (0600) naming ``file_url``, and an admin-password file holding a
+    secret of its own (SEVRES_ADMIN_PASSWORD wins, so it is never used); returns that."""
+    config.write_text(f'[database]\nurl = "{file_url}"\n[token]\nexpiration = 3600\n')
+    os.chmod(config, 0o600)
+    file_secret = f"admin-file-secret-{secrets.token_hex(8)}"
+    admin_file.write_text(file_secret + "\n")
+    os.chmod(admin_file, 0o600)
+    return file_secret
+
+
+def test_the_bug_report_carries_no_secret(fresh: backends.Backend, tmp_path: Path) -> None:
+    """A real deployment full of secrets: a database password (PostgreSQL/MariaDB: a real
+    user with a password; SQLite has none, so the config file names a password-bearing
+    PostgreSQL URL that the environment overrides), SEVRES_ADMIN_PASSWORD, an admin-password
+    file, the Fernet keys, the admin's password hash in the database, and a log whose
+    warnings carry request ids (plus one library warning that quotes the database URL).
+    The archive has every promised member and the request ids, and no member contains any
+    secret, as text or as the key's raw bytes."""
+    db_password = f"Db-Pa55-{secrets.token_hex(8)}"
+    state = tmp_path / "state"
+    state.mkdir(mode=0o700)
+    config = state / "sevres.toml"
+    user = None
+    if fresh.name == "sqlite":
+        url = fresh.url
+        file_url = f"postgresql+psycopg://sevres:{db_password}@db.example:5432/sevres"
+    else:
+        url, user = _password_user(fresh, db_password)
+        file_url = url
+    file_secret = _write_private(config, state / "admin-password", file_url)
+    archive = tmp_path / "report.tar.gz"
+    log = state / "server.log"
+    try:
+        server = start(state, url, SEVRES_CONFIG=str(config))  # runs init and bootstrap
+        try:
+            request_ids = _failed_logins(server.url, 3)
+        finally:
+            server.stop()
+        with log.open("a") as handle:  # a library quoting the URL must not leak it either
+            handle.write(json.dumps({
+                "time": "t", "level": "WARNING", "event": "library.warning",
+                "request_id": "req-library", "message": f"pool: {url} and {file_url}"}) + "\n")
+        texts, raw_keys = _secrets_in_the_database_and_keys(state, url)
+        result = sevres(state, url, "bug-report", "--output", str(archive), "--log", str(log),
+                        SEVRES_CONFIG=str(config))
+    finally:
+        if user is not None:
+            fresh.drop()
+            _drop_user(fresh, user)
+    assert result.returncode == 0, result.stderr
+    assert str(archive) in result.stdout
+
+    with tarfile.open(archive) as tar:
+        members = {m.name.split("/", 1)[1]: tar.extractfile(m).read()  # type: ignore[union-attr]
+                   for m in tar.getmembers() if m.isfile()}
+    assert set(members) == {"README.txt", "version.json", "configuration.json", "doctor.json",
+                            "doctor.txt", "events.jsonl"}
+    for name, data in members.items():
+        for secret in (db_password, ADMIN_PASSWORD, file_secret, *texts):
+            assert secret.encode() not in data, f"{name} holds a secret"
+        for raw in raw_keys:
+            assert raw not in data, f"{name} holds key bytes"
+        assert name in members["README.txt"].decode()
+
+    configuration = json.loads(members["configuration.json"])
+    effective = configuration["settings"]["database_url"]
+    assert "***" in effective if user else effective == url  # SQLite's URL has no password
+    assert "***" in configuration["config_file_content"]["database"]["url"]
+    assert configuration["environment"]["SEVRES_ADMIN_PASSWORD"] == "***"
+    assert json.loads(members["version.json"])["sevres"]
+    checks = {f["check"] for f in json.loads(members["doctor.json"])["findings"]}
+    assert checks >= {"configuration", "database", "schema", "clock", *KEY_CHECKS}
+    events = [json.loads(line) for line in members["events.jsonl"].splitlines()]
+    assert {*request_ids, "req-library"} <= {e.get("request_id") for e in events}
+    assert all(e["level"] in ("WARNING", "ERROR") for e in events)
