@@ -40,6 +40,7 @@ request's answer does not change, as its transaction already committed.
 from __future__ import annotations
 
 import datetime
+import getpass
 import json
 import os
 import socket
@@ -354,3 +355,20 @@ def _host(request: Request) -> dict[str, str]:
     if agent:
         host["agent"] = agent[:MAX_CLAIM]
     return host
+
+
+def command_request(command: str) -> Request:
+    """A stand-in request for changes made by a ``sevres`` command (bootstrap): the
+    record's requestPath names the command, its host the local user running it."""
+    try:
+        who = getpass.getuser()
+    except (KeyError, OSError):
+        who = "unknown"
+    from starlette.requests import Request  # only this stand-in needs it at run time
+
+    scope = {
+        "type": "http", "method": "CLI", "path": command, "query_string": b"",
+        "headers": [(b"user-agent", f"sevres-cli (local user {who})".encode())],
+        "client": ("local", 0),
+    }
+    return Request(scope)

@@ -292,3 +292,18 @@ def test_audit_records_stay_out_of_the_operational_log(server: Server, admin: Ap
     for record in _audit(server):
         assert record["typeURI"] == CADF_EVENT and "event" not in record
         assert record["outcome"] in ("success", "failure")
+
+
+def test_bootstrap_changes_are_audited_with_the_command_as_their_path(server: Server) -> None:
+    """`sevres bootstrap` (run by `sevres run` at start) leaves one record per entity it
+    created, with the command as the request path and the local user as the agent."""
+    records = [json.loads(line) for line in
+               (server.state_dir / "audit.log").read_text().splitlines()]
+    booted = [r for r in records if r["requestPath"] == "sevres bootstrap"]
+    actions = sorted(r["action"] for r in booted)
+    assert actions.count("created.role") == 5
+    assert {"created.domain", "created.project", "created.user", "created.region",
+            "created.service", "created.implied_role", "created.role_assignment"} <= set(actions)
+    assert actions.count("created.endpoint") == 3
+    assert all(r["outcome"] == "success" for r in booted)
+    assert all("sevres-cli" in r["initiator"]["host"]["agent"] for r in booted)
