@@ -53,6 +53,16 @@ def server(backend_name: str, tmp_path_factory: pytest.TempPathFactory) -> Itera
         backend.drop()
 
 
+@pytest.fixture
+def fresh(backend_name: str, tmp_path: Path) -> Iterator[backends.Backend]:
+    """An empty database of the backend under test, dropped afterwards."""
+    backend = backends.create(backend_name, tmp_path)
+    try:
+        yield backend
+    finally:
+        backend.drop()
+
+
 @pytest.fixture(scope="session")
 def admin(server: Server) -> Iterator[Api]:
     """An API client holding the bootstrap admin's project-scoped token."""

@@ -82,3 +82,10 @@ def start(state_dir: Path, database_url: str, workers: int = 1, **extra: str) ->
         time.sleep(0.1)
     server.stop()
     raise RuntimeError(f"sevres did not answer within 60 s:\n{server.log_text()}")
+
+
+def sevres(state: Path, url: str, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
+    """Run the `sevres` command on a state folder and database, as a user would."""
+    return subprocess.run([str(Path(sys.executable).parent / "sevres"), *args],
+                          capture_output=True, text=True, check=False,
+                          env=server_env(state, url, **env), timeout=120)

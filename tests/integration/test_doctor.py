@@ -7,11 +7,8 @@ import base64
 import json
 import os
 import secrets
-import subprocess
-import sys
 import tarfile
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
@@ -22,24 +19,11 @@ from sevres import diagnostics
 from sevres.diagnostics import bugreport
 from sevres.storage.database import Database
 from tests import backends
-from tests.server import ADMIN_PASSWORD, server_env, start
+from tests.server import ADMIN_PASSWORD, sevres, start
 
-SEVRES = str(Path(sys.executable).parent / "sevres")
 KEY_CHECKS = ("keys.staged", "keys.primary", "keys.valid", "keys.permissions", "keys.age")
 
 
-@pytest.fixture
-def fresh(backend_name: str, tmp_path: Path) -> Iterator[backends.Backend]:
-    backend = backends.create(backend_name, tmp_path)
-    try:
-        yield backend
-    finally:
-        backend.drop()
-
-
-def sevres(state: Path, url: str, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([SEVRES, *args], capture_output=True, text=True, check=False,
-                          env=server_env(state, url, **env), timeout=120)
 
 
 def doctor(state: Path, url: str, **env: str) -> tuple[int, dict[str, dict[str, str]]]:

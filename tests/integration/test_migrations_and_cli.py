@@ -5,12 +5,8 @@ from __future__ import annotations
 
 import os
 import stat
-import subprocess
-import sys
-from collections.abc import Iterator
 from pathlib import Path
 
-import pytest
 import sqlalchemy as sa
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
@@ -19,23 +15,7 @@ from sevres.storage import migrate
 from sevres.storage.database import Database
 from sevres.storage.tables import metadata
 from tests import backends
-from tests.server import server_env
-
-SEVRES = str(Path(sys.executable).parent / "sevres")
-
-
-@pytest.fixture
-def fresh(backend_name: str, tmp_path: Path) -> Iterator[backends.Backend]:
-    backend = backends.create(backend_name, tmp_path)
-    try:
-        yield backend
-    finally:
-        backend.drop()
-
-
-def sevres(state: Path, url: str, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([SEVRES, *args], capture_output=True, text=True, check=False,
-                          env=server_env(state, url, **env), timeout=120)
+from tests.server import sevres
 
 
 def test_migrations_build_the_declared_schema(fresh: backends.Backend) -> None:
