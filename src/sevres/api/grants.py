@@ -13,7 +13,7 @@ from sevres.api.http import Call, json_response, no_content, route_table
 from sevres.api.targets import scope_domain
 from sevres.assignment.models import SYSTEM_TARGET, ActorKind, Assignment, TargetKind
 from sevres.log import emit, events
-from sevres.storage.repositories.filters import is_true
+from sevres.storage.repositories.filters import flag
 
 if TYPE_CHECKING:
     from sevres.app import Services
@@ -81,8 +81,8 @@ def list_grants(call: Call) -> Response:
 
 
 def list_assignments(call: Call) -> Response:
-    effective = "effective" in call.query and is_true(call.query["effective"] or "true")
-    include_names = "include_names" in call.query and is_true(call.query["include_names"] or "true")
+    effective = flag(call.query, "effective")
+    include_names = flag(call.query, "include_names")
     found = call.services.assignments.list_assignments(call.tx, call.query, effective)
     scope = scope_domain(call)
     if scope is not None:  # Keystone: a domain-scoped token sees its domain's only

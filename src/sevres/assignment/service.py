@@ -17,10 +17,12 @@ from sevres import errors
 from sevres.assignment import effective
 from sevres.assignment.effective import EffectiveRole
 from sevres.assignment.models import SYSTEM_TARGET, ActorKind, Assignment, Role, TargetKind
+from sevres.attributes import extra
 from sevres.ids import new_id
 from sevres.resource.models import Project
 from sevres.resource.service import ResourceService
 from sevres.storage.repositories import Store
+from sevres.storage.repositories.filters import flag
 
 _ROLE_FIELDS = frozenset({"id", "name", "domain_id", "description", "options", "links"})
 
@@ -48,7 +50,7 @@ class AssignmentService:
         role = Role(
             id=new_id(), name=attrs["name"], domain_id=domain_id,
             description=attrs.get("description"),
-            extra={k: v for k, v in attrs.items() if k not in _ROLE_FIELDS},
+            extra=extra(attrs, _ROLE_FIELDS),
         )
         tx.roles.insert(role)
         return role
@@ -62,7 +64,7 @@ class AssignmentService:
             raise errors.duplicate("role", name)
         updated = dataclasses.replace(
             role, name=name, description=attrs.get("description", role.description),
-            extra={**role.extra, **{k: v for k, v in attrs.items() if k not in _ROLE_FIELDS}},
+            extra={**role.extra, **extra(attrs, _ROLE_FIELDS)},
         )
         tx.roles.update(updated)
         return updated
@@ -183,6 +185,10 @@ class AssignmentService:
         project = tx.projects.get(project_id)
         if project is None or project.is_domain:
             return set()
+        return self.effective_role_ids_in(tx, user_id, project)
+
+    def effective_role_ids_in(self, tx: Store, user_id: str, project: Project) -> set[str]:
+        """The same for a project already loaded (token validation has it in hand)."""
         return {e.role_id for e in effective.on_project(tx, user_id, project)}
 
     def effective_role_ids_on_domain(self, tx: Store, user_id: str, domain_id: str) -> set[str]:
@@ -262,7 +268,7 @@ class AssignmentService:
         system = "scope.system" in query
         # As Keystone: inherited_to=projects keeps inherited grants, any other value the rest.
         inherited_to = query.get("scope.OS-INHERIT:inherited_to")
-        include_subtree = _flag(query, "include_subtree")
+        include_subtree = flag(query, "include_subtree")
         if user_id and group_id:
             raise errors.ValidationError(
                 "Specify either a user or a group in the filters, not both.")
@@ -323,9 +329,3 @@ class AssignmentService:
 
 Listed = tuple[Assignment, "effective.Derivation | None"]
 
-
-def _flag(query: Mapping[str, str], name: str) -> bool:
-    if name not in query:
-        return False
-    value = query[name].strip().lower()
-    return value not in ("0", "false", "no", "off")

@@ -8,6 +8,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from sevres import errors
+from sevres.attributes import extra
 from sevres.catalog.models import Endpoint, Region, Service
 from sevres.ids import new_id
 from sevres.storage.repositories import Store
@@ -28,9 +29,6 @@ def _substitute(url: str, values: Mapping[str, str | None]) -> str | None:
         return None
     return _URL_VARIABLE.sub(lambda m: str(values[m.group(1)]), url)
 
-
-def _extra(attrs: Mapping[str, Any], known: frozenset[str]) -> dict[str, Any]:
-    return {k: v for k, v in attrs.items() if k not in known}
 
 
 class CatalogService:
@@ -54,7 +52,7 @@ class CatalogService:
         if parent:
             self._check_parent(tx, ident, parent)
         region = Region(ident, attrs.get("description") or "", parent,
-                        _extra(attrs, _REGION_FIELDS))
+                        extra(attrs, _REGION_FIELDS))
         tx.catalog.save_region(region, new=True)
         return region
 
@@ -65,7 +63,7 @@ class CatalogService:
             self._check_parent(tx, region.id, parent)
         updated = dataclasses.replace(
             region, description=attrs.get("description", region.description) or "",
-            parent_region_id=parent, extra={**region.extra, **_extra(attrs, _REGION_FIELDS)},
+            parent_region_id=parent, extra={**region.extra, **extra(attrs, _REGION_FIELDS)},
         )
         tx.catalog.save_region(updated, new=False)
         return updated
@@ -116,7 +114,7 @@ class CatalogService:
 
     def create_service(self, tx: Store, attrs: Mapping[str, Any]) -> Service:
         service = Service(new_id(), attrs["type"], attrs.get("enabled", True),
-                          _extra(attrs, _SERVICE_FIELDS))
+                          extra(attrs, _SERVICE_FIELDS))
         tx.catalog.save_service(service, new=True)
         return service
 
@@ -125,7 +123,7 @@ class CatalogService:
         updated = dataclasses.replace(
             service, type=attrs.get("type", service.type),
             enabled=attrs.get("enabled", service.enabled),
-            extra={**service.extra, **_extra(attrs, _SERVICE_FIELDS)},
+            extra={**service.extra, **extra(attrs, _SERVICE_FIELDS)},
         )
         tx.catalog.save_service(updated, new=False)
         return updated
@@ -152,7 +150,7 @@ class CatalogService:
             self._check_endpoint_region(tx, region_id)
         endpoint = Endpoint(new_id(), attrs["interface"], region_id, attrs["service_id"],
                             attrs["url"], attrs.get("enabled", True),
-                            _extra(attrs, _ENDPOINT_FIELDS))
+                            extra(attrs, _ENDPOINT_FIELDS))
         tx.catalog.save_endpoint(endpoint, new=True)
         return endpoint
 
@@ -167,7 +165,7 @@ class CatalogService:
             endpoint, interface=attrs.get("interface", endpoint.interface), region_id=region_id,
             service_id=attrs.get("service_id", endpoint.service_id),
             url=attrs.get("url", endpoint.url), enabled=attrs.get("enabled", endpoint.enabled),
-            extra={**endpoint.extra, **_extra(attrs, _ENDPOINT_FIELDS)},
+            extra={**endpoint.extra, **extra(attrs, _ENDPOINT_FIELDS)},
         )
         tx.catalog.save_endpoint(updated, new=False)
         return updated

@@ -9,6 +9,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from sevres import errors
+from sevres.attributes import extra
 from sevres.identity.models import Group, User
 from sevres.ids import new_id
 from sevres.resource.service import ResourceService
@@ -39,7 +40,7 @@ class GroupService:
                 f"name {name} at domain ID {domain.id}."
             )
         group = Group(new_id(), name, domain.id, attrs.get("description"),
-                      {k: v for k, v in attrs.items() if k not in _GROUP_FIELDS})
+                      extra(attrs, _GROUP_FIELDS))
         tx.groups.save(group, new=True)
         return group
 
@@ -52,7 +53,7 @@ class GroupService:
             raise errors.duplicate("group", name)
         updated = dataclasses.replace(
             group, name=name, description=attrs.get("description", group.description),
-            extra={**group.extra, **{k: v for k, v in attrs.items() if k not in _GROUP_FIELDS}},
+            extra={**group.extra, **extra(attrs, _GROUP_FIELDS)},
         )
         tx.groups.save(updated, new=False)
         return updated

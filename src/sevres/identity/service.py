@@ -13,6 +13,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from sevres import errors
+from sevres.attributes import extra
 from sevres.identity.models import User
 from sevres.identity.passwords import PasswordHashing
 from sevres.ids import new_id, utcnow
@@ -54,7 +55,7 @@ class IdentityService:
         user = User(
             id=new_id(), name=name, domain_id=domain.id, enabled=attrs.get("enabled", True),
             default_project_id=default_project_id,
-            extra={k: v for k, v in attrs.items() if k not in _USER_FIELDS},
+            extra=extra(attrs, _USER_FIELDS),
         )
         now = utcnow()
         tx.users.insert(user, now)
@@ -76,7 +77,7 @@ class IdentityService:
         updated = dataclasses.replace(
             user, name=name, enabled=attrs.get("enabled", user.enabled),
             default_project_id=default_project_id,
-            extra={**user.extra, **{k: v for k, v in attrs.items() if k not in _USER_FIELDS}},
+            extra={**user.extra, **extra(attrs, _USER_FIELDS)},
         )
         tx.users.update(updated)
         if "password" in attrs:

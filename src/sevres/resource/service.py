@@ -18,9 +18,11 @@ from collections.abc import Mapping
 from typing import Any
 
 from sevres import errors
+from sevres.attributes import extra
 from sevres.ids import new_id, utcnow
 from sevres.resource.models import Project
 from sevres.storage.repositories import Store
+from sevres.storage.repositories.filters import is_true
 from sevres.tokens.clock import now_ms
 
 
@@ -52,7 +54,7 @@ class ResourceService:
 
     def list_projects(self, tx: Store, query: Mapping[str, str]) -> list[Project]:
         wanted = dict(query)
-        is_domain = _truthy(wanted.pop("is_domain", "false"))
+        is_domain = is_true(wanted.pop("is_domain", "false"))
         return tx.projects.search(wanted, is_domain=is_domain)
 
     def ancestors(self, tx: Store, project: Project) -> list[Project]:
@@ -99,7 +101,7 @@ class ResourceService:
         domain = Project(
             id=ident, name=name, description=attrs.get("description"),
             enabled=attrs.get("enabled", True), domain_id=None, parent_id=None, is_domain=True,
-            tags=tuple(attrs.get("tags") or ()), extra=_extra(attrs, _DOMAIN_FIELDS),
+            tags=tuple(attrs.get("tags") or ()), extra=extra(attrs, _DOMAIN_FIELDS),
         )
         tx.projects.insert(domain)
         return domain
@@ -180,7 +182,7 @@ class ResourceService:
             id=ident, name=name, description=attrs.get("description"),
             enabled=attrs.get("enabled", True), domain_id=domain.id, parent_id=parent.id,
             is_domain=False, tags=tuple(attrs.get("tags") or ()),
-            extra=_extra(attrs, _PROJECT_FIELDS), ancestry=(*parent.ancestry, parent.id),
+            extra=extra(attrs, _PROJECT_FIELDS), ancestry=(*parent.ancestry, parent.id),
         )
         tx.projects.insert(project)
         return project
@@ -304,14 +306,13 @@ class ResourceService:
                 if entity.is_domain:
                     raise _duplicate_domain(name)
                 raise _duplicate_project(name, entity.id)
-        extra = {**entity.extra, **_extra(attrs, known)}
         updated = dataclasses.replace(
             entity,
             name=name,
             description=attrs.get("description", entity.description),
             enabled=attrs.get("enabled", entity.enabled),
             tags=tuple(attrs["tags"]) if "tags" in attrs else entity.tags,
-            extra=extra,
+            extra={**entity.extra, **extra(attrs, known)},
         )
         tx.projects.update(updated)
         if entity.enabled and not updated.enabled:
@@ -340,13 +341,6 @@ def _duplicate_project(name: str, project_id: str) -> errors.Conflict:
         f"name is {name}, project id {project_id}."
     )
 
-
-def _extra(attrs: Mapping[str, Any], known: frozenset[str]) -> dict[str, Any]:
-    return {k: v for k, v in attrs.items() if k not in known}
-
-
-def _truthy(value: str) -> bool:
-    return value.strip().lower() not in ("0", "false", "no", "off")
 
 
 def _revoke_tokens_on(tx: Store, entity: Project) -> None:

@@ -261,12 +261,12 @@ class TokenService:
             project = tx.projects.get(payload.scope_id or "")
             if project is None or project.is_domain or not project.enabled:
                 raise InvalidToken("project unknown or disabled")
-            domain = tx.projects.get(project.domain_id or "")
+            domain = _same_or_get(tx, user_domain, project.domain_id or "")
             if domain is None or not domain.enabled:
                 raise InvalidToken("project's domain disabled")
-            role_ids = self.assignments.effective_role_ids_on_project(tx, user.id, project.id)
+            role_ids = self.assignments.effective_role_ids_in(tx, user.id, project)
         elif payload.scope is ScopeKind.DOMAIN:
-            domain = tx.projects.get(payload.scope_id or "")
+            domain = _same_or_get(tx, user_domain, payload.scope_id or "")
             if domain is None or not domain.is_domain or not domain.enabled:
                 raise InvalidToken("domain unknown or disabled")
             role_ids = self.assignments.effective_role_ids_on_domain(tx, user.id, domain.id)
@@ -283,3 +283,8 @@ class TokenService:
         tx.revocations.add(issued_before_ms=now_ms(), now=utcnow(),
                            audit_id=token.payload.audit_ids[0])
         metrics.token_revoked()
+
+
+def _same_or_get(tx: Store, known: Project, project_id: str) -> Project | None:
+    """``known`` when it is the one wanted (a user's own domain, most often), else read."""
+    return known if known.id == project_id else tx.projects.get(project_id)

@@ -15,6 +15,11 @@ def is_true(value: str) -> bool:
     return value.strip().lower() not in ("0", "false", "no", "off")
 
 
+def flag(query: Mapping[str, str], name: str) -> bool:
+    """A query flag as Keystone reads it: present (even empty) and not '0'/'false'/..."""
+    return name in query and is_true(query[name])
+
+
 def escape_like(text: str) -> str:
     return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
