@@ -92,3 +92,9 @@ class Api(httpx.Client):
         user = self.user(password=password)
         self.grant(project["id"], user["id"], self.role_id("member"))
         return user, project
+
+    def app_cred(self, user_id: str, **attrs: Any) -> dict[str, Any]:
+        """An application credential of ``user_id`` (this client's token must be theirs,
+        project-scoped), with a unique name unless given; the answer includes the secret."""
+        return self.make(f"users/{user_id}/application_credentials", "application_credential",
+                         **{"name": unique("appcred"), **attrs})

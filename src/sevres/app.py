@@ -6,6 +6,7 @@ settings from the environment the CLI prepared, so every worker builds the same 
 
 from __future__ import annotations
 
+import datetime
 import os
 from dataclasses import dataclass
 
@@ -16,6 +17,7 @@ from starlette.routing import BaseRoute
 
 from sevres import config, log, metrics
 from sevres.api import (
+    appcreds,
     auth,
     catalog,
     discovery,
@@ -27,6 +29,7 @@ from sevres.api import (
     users,
 )
 from sevres.api.middleware import RequestContext, http_exception
+from sevres.appcreds.service import ApplicationCredentialService
 from sevres.assignment.service import AssignmentService
 from sevres.audit import AuditTrail
 from sevres.catalog.service import CatalogService
@@ -38,8 +41,10 @@ from sevres.policy.defaults import DEFAULTS
 from sevres.policy.enforcer import Enforcer
 from sevres.resource.service import ResourceService
 from sevres.storage.database import Database
-from sevres.tokens import keys
+from sevres.tokens import keyring
 from sevres.tokens.service import TokenService
+from sevres.tokens.state import Marker, TokenState
+from sevres.tokens.upkeep import Upkeep
 
 
 @dataclass(frozen=True)
@@ -54,21 +59,41 @@ class Services:
     tokens: TokenService
     enforcer: Enforcer
     audit: AuditTrail
+    appcreds: ApplicationCredentialService
 
 
-def build_services(settings: Settings, database: Database | None = None) -> Services:
+def token_state(settings: Settings, database: Database, marker: Marker | None) -> TokenState:
+    wrapper = keyring.Wrapper(keyring.read_master_key(settings.master_key,
+                                                      settings.master_key_file))
+    return TokenState(database, wrapper, settings.token_provider,
+                      staleness_s=settings.cache_staleness_ms / 1000,
+                      cache_size=settings.token_cache_size, marker=marker,
+                      retention=retention(settings))
+
+
+def retention(settings: Settings) -> datetime.timedelta:
+    """How long a demoted key or a revocation event can still matter: a token's lifetime,
+    plus the window in which services may validate it expired, plus a minute of margin
+    for nodes that had not yet seen a rotation."""
+    return datetime.timedelta(seconds=settings.token_expiration
+                              + settings.allow_expired_window + 60)
+
+
+def build_services(settings: Settings, database: Database | None = None,
+                   marker: Marker | None = None) -> Services:
     database = database or Database(settings.database_url)
     hashing = PasswordHashing(settings.argon2_time_cost, settings.argon2_memory_kib,
                               settings.argon2_parallelism)
     resources = ResourceService(settings.max_project_tree_depth)
     identity = IdentityService(hashing, resources)
     assignments = AssignmentService(resources)
-    tokens = TokenService(keys.load(settings.keys_dir), identity, assignments,
-                          settings.token_expiration)
+    appcreds = ApplicationCredentialService(hashing, assignments)
+    tokens = TokenService(token_state(settings, database, marker), identity, assignments,
+                          appcreds, settings.token_expiration, settings.allow_expired_window)
     enforcer = Enforcer(DEFAULTS, settings.policy_file)
     audit = AuditTrail(settings.audit_file if settings.audit_enabled else None)
     return Services(settings, database, resources, identity, GroupService(resources),
-                    assignments, CatalogService(), tokens, enforcer, audit)
+                    assignments, CatalogService(), tokens, enforcer, audit, appcreds)
 
 
 def build_app(services: Services) -> Starlette:
@@ -77,6 +102,7 @@ def build_app(services: Services) -> Starlette:
         *auth.routes(services),
         *resources.routes(services),
         *users.routes(services),
+        *appcreds.routes(services),
         *groups.routes(services),
         *roles.routes(services),
         *grants.routes(services),
@@ -97,6 +123,10 @@ def create_app() -> Starlette:
     """The server workers' factory: settings from the environment, logging, services."""
     settings = config.load()
     log.configure(settings.log_format, settings.log_level)
-    services = build_services(settings)
+    services = build_services(settings, marker=Marker(settings.state_dir / "revision.shm"))
+    state = services.tokens.state
+    state.refresh()  # keys and revocations in memory before the first request
+    upkeep = Upkeep(services.database, state.wrapper, settings, retention(settings))
+    state.start_polling(max(0.05, settings.cache_staleness_ms / 1000), also=upkeep)
     log.emit(log.events.WORKER_STARTED, pid=os.getpid(), database=services.database.dialect)
     return build_app(services)

@@ -4,8 +4,9 @@
 What is audited: every authentication (POST /v3/auth/tokens with the password or token
 method, success or failure), every self-service password change (success or failure),
 every token revocation, and every create, update and delete of domains, projects, users,
-groups, roles, implied roles, role assignments, group membership, regions, services and
-endpoints.
+groups, roles, implied roles, role assignments, group membership, regions, services,
+endpoints, application credentials and access rules (the latter with the target type
+"unknown": Keystone's CADF map has none for it).
 
 Where records come from: the event catalog already states each of these facts once, where
 it happens (``emit(events.ENTITY_CREATED, ...)``). A record is derived from that same event
@@ -74,6 +75,7 @@ TARGET_TYPES = {  # pycadf's taxonomy, as Keystone maps its resources
     "service": "data/security/service",
     "endpoint": "data/security/endpoint",
     "token": "data/security/credential",
+    "application_credential": "data/security/credential",
 }
 MAX_CLAIM = 255  # claimed names and user agents are the client's text: keep them short
 

@@ -13,6 +13,12 @@ The TOML file has one table per area; each key maps to the environment variable
     url = "postgresql+psycopg://sevres@db/sevres"
     [token]
     expiration = 3600
+    provider = "fernet"        # or "jws"
+    [keys]
+    master_key_file = "/etc/sevres/master.key"   # or SEVRES_MASTER_KEY in the environment
+    rotation_interval = 86400  # seconds; 0 turns scheduled rotation off
+    [cache]
+    staleness_ms = 500
 """
 
 from __future__ import annotations
@@ -34,7 +40,13 @@ class ConfigError(Exception):
 class Settings:
     state_dir: Path
     database_url: str
-    keys_dir: Path
+    master_key: str | None
+    master_key_file: Path
+    token_provider: str
+    key_rotation_interval: int
+    allow_expired_window: int
+    cache_staleness_ms: int
+    token_cache_size: int
     public_url: str | None
     host: str
     port: int
@@ -74,7 +86,13 @@ def _url_host(host: str) -> str:
 _FIELDS: tuple[tuple[str, str | None, str], ...] = (
     ("state_dir", None, "state_dir"),
     ("database_url", "database", "url"),
-    ("keys_dir", "keys", "dir"),
+    ("master_key", "keys", "master_key"),
+    ("master_key_file", "keys", "master_key_file"),
+    ("key_rotation_interval", "keys", "rotation_interval"),
+    ("token_provider", "token", "provider"),
+    ("allow_expired_window", "token", "allow_expired_window"),
+    ("cache_staleness_ms", "cache", "staleness_ms"),
+    ("token_cache_size", "cache", "tokens"),
     ("public_url", None, "public_url"),
     ("host", "server", "host"),
     ("port", "server", "port"),
@@ -178,6 +196,12 @@ _PARSERS: dict[str, Callable[[str, Any], Any]] = {
     "port": _int_in(1, 65535),
     "workers": _int_in(1, 64),
     "token_expiration": _int_in(60, 7 * 24 * 3600),
+    "master_key": _text,
+    "token_provider": _choice("fernet", "jws"),
+    "key_rotation_interval": _int_in(0, 365 * 24 * 3600),
+    "allow_expired_window": _int_in(0, 30 * 24 * 3600),
+    "cache_staleness_ms": _int_in(0, 60_000),
+    "token_cache_size": _int_in(0, 10_000_000),
     "log_format": _choice("json", "text"),
     "log_level": _choice("debug", "info", "warning", "error"),
     "audit_enabled": _flag,
@@ -197,6 +221,15 @@ _DEFAULTS: dict[str, Any] = {
     "port": 5000,
     "workers": 1,
     "token_expiration": 3600,
+    "master_key": None,
+    "token_provider": "fernet",
+    # Rotate daily; a demoted key is kept until every token it signed has expired.
+    "key_rotation_interval": 24 * 3600,
+    "allow_expired_window": 48 * 3600,  # as Keystone's [token] allow_expired_window
+    # How long another node may go on trusting cached state after a change (a revoked
+    # token, a removed role): the bound on cross-node staleness.
+    "cache_staleness_ms": 500,
+    "token_cache_size": 100_000,
     "log_format": "json",
     "log_level": "info",
     "audit_enabled": True,
@@ -269,9 +302,11 @@ def load(environ: Mapping[str, str] | None = None, config_file: Path | None = No
         value = raw.get(name)
         parsed[name] = None if value is None else parser(_ENV_NAMES[name], value)
     database_url = parsed["database_url"] or f"sqlite:///{state_dir / 'sevres.db'}"
-    keys_dir = Path(str(raw["keys_dir"])) if raw.get("keys_dir") else state_dir / "fernet-keys"
+    master_key_file = (Path(str(raw["master_key_file"])) if raw.get("master_key_file")
+                       else state_dir / "master.key")
     audit_file = Path(str(raw["audit_file"])) if raw.get("audit_file") else state_dir / "audit.log"
-    parsed.update(database_url=database_url, keys_dir=keys_dir.expanduser().absolute(),
+    parsed.update(database_url=database_url,
+                  master_key_file=master_key_file.expanduser().absolute(),
                   audit_file=audit_file.expanduser().absolute())
     return Settings(state_dir=state_dir, config_file=path, **parsed)
 

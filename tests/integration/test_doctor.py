@@ -4,11 +4,13 @@ wrong and says how to fix it, and the bug report carries no secret."""
 from __future__ import annotations
 
 import base64
+import datetime
 import json
 import os
 import secrets
+import stat
 import tarfile
-import time
+from collections.abc import Callable
 from pathlib import Path
 
 import httpx
@@ -17,13 +19,15 @@ import sqlalchemy as sa
 
 from sevres import diagnostics
 from sevres.diagnostics import bugreport
+from sevres.ids import utcnow
 from sevres.storage.database import Database
+from sevres.storage.repositories import Store
+from sevres.tokens import keyring
 from tests import backends
 from tests.server import ADMIN_PASSWORD, sevres, start
 
-KEY_CHECKS = ("keys.staged", "keys.primary", "keys.valid", "keys.permissions", "keys.age")
-
-
+KEY_CHECKS = ("master_key", "keys.primary", "keys.staged", "keys.unwrap", "keys.age",
+              "keys.provider")
 
 
 def doctor(state: Path, url: str, **env: str) -> tuple[int, dict[str, dict[str, str]]]:
@@ -40,24 +44,45 @@ def initialised(state: Path, url: str) -> None:
         assert result.returncode == 0, result.stderr
 
 
+def kids(state: Path, url: str) -> dict[tuple[str, str], list[str]]:
+    """The key ids by (provider, state), from `sevres keys list --json`."""
+    result = sevres(state, url, "keys", "list", "--json")
+    assert result.returncode == 0, result.stderr
+    found: dict[tuple[str, str], list[str]] = {}
+    for row in json.loads(result.stdout):
+        found.setdefault((row["provider"], row["state"]), []).append(row["kid"])
+    return found
+
+
+def change_keys(url: str, change: Callable[[Store], None]) -> None:
+    """Break the key ring on purpose, through the repository, in one transaction."""
+    database = Database(url)
+    try:
+        with database.transaction() as tx:
+            change(tx)
+    finally:
+        database.dispose()
+
+
 def test_doctor_passes_every_check_on_a_healthy_state(
     fresh: backends.Backend, tmp_path: Path
 ) -> None:
-    """After init and bootstrap, doctor exits 0: every check is ok, except the two that are
-    informational (no master key yet; Galera only on a wsrep node), and the table shows
-    every check."""
+    """After init and bootstrap, doctor exits 0: every check is ok, except Galera (only on
+    a wsrep node), and the table shows every check."""
     initialised(tmp_path, fresh.url)
     code, findings = doctor(tmp_path, fresh.url)
     assert code == 0, findings
     for check in ("configuration", "database", "schema", "clock", *KEY_CHECKS):
         assert findings[check]["status"] == "ok", findings[check]
         assert findings[check]["remedy"] is None
-    assert findings["master_key"]["status"] == "info"
-    assert "not configured (keys on disk" in findings["master_key"]["text"]
     assert findings["galera"]["status"] == "info"
     assert "not a Galera node" in findings["galera"]["text"]
     assert "no configuration file" in findings["configuration"]["text"]
-    assert "7 d" in findings["keys.age"]["text"]  # the documented default is named
+    assert str(tmp_path / "master.key") in findings["master_key"]["text"]
+    assert "1 d" in findings["keys.age"]["text"]  # the default rotation interval is named
+    assert "fernet" in findings["keys.provider"]["text"]
+    master = (tmp_path / "master.key").read_text().strip()
+    assert master not in json.dumps(findings)
 
     table = sevres(tmp_path, fresh.url, "doctor")
     assert table.returncode == 0, table.stdout + table.stderr
@@ -88,7 +113,8 @@ def test_doctor_on_an_empty_database_says_to_initialise(
     fresh: backends.Backend, tmp_path: Path
 ) -> None:
     """A reachable database without a schema is an error (exit 2) whose remedy is
-    'sevres init' / 'sevres db upgrade'; the missing keys are errors too."""
+    'sevres init' / 'sevres db upgrade'; the missing master key is an error too, and the
+    key checks are skipped (informational) until the schema is current."""
     database = Database(fresh.url)  # connecting creates the SQLite file, like a new server
     with database.engine.connect() as connection:
         connection.exec_driver_sql("SELECT 1")
@@ -100,60 +126,141 @@ def test_doctor_on_an_empty_database_says_to_initialise(
     assert "empty" in findings["schema"]["text"]
     assert "sevres init" in findings["schema"]["remedy"]
     assert "sevres db upgrade" in findings["schema"]["remedy"]
-    assert findings["keys"]["status"] == "error" and "sevres init" in findings["keys"]["remedy"]
+    assert findings["keys"]["status"] == "info" and "not checked" in findings["keys"]["text"]
+    assert findings["master_key"]["status"] == "error"  # init never ran: no master key
+    assert "sevres init" in findings["master_key"]["remedy"]
     table = sevres(tmp_path, fresh.url, "doctor")
     assert table.returncode == 2 and "remedy: run 'sevres init'" in table.stdout
 
 
-def test_doctor_warns_when_the_staged_key_is_missing(
+def test_doctor_says_to_run_init_or_copy_the_key_when_the_master_key_is_missing(
     fresh: backends.Backend, tmp_path: Path
 ) -> None:
-    """Without key 0 the next rotation would promote an unknown key: a warning (exit 1)
-    whose remedy writes a new staged key."""
+    """Without the master key file (and no SEVRES_MASTER_KEY) the master key is an error
+    whose remedy is 'sevres init' on the first node and the same key on every other; the
+    keys cannot be unwrapped, so that check is skipped."""
     initialised(tmp_path, fresh.url)
-    (tmp_path / "fernet-keys" / "0").unlink()
+    (tmp_path / "master.key").unlink()
+    code, findings = doctor(tmp_path, fresh.url)
+    assert code == 2
+    master = findings["master_key"]
+    assert master["status"] == "error" and "no master key" in master["text"]
+    assert "sevres init" in master["remedy"] and "every other node" in master["remedy"]
+    assert findings["keys.unwrap"]["status"] == "info"
+    assert findings["keys.primary"]["status"] == "ok"  # the ring itself is intact
+
+
+def test_doctor_names_the_keys_another_master_key_cannot_unwrap(
+    fresh: backends.Backend, tmp_path: Path
+) -> None:
+    """A node given a different (well-formed) master key than the one init used: the
+    master key itself is fine, but every key is named as not unwrapping, with the remedy
+    to give the node the deployment's key; neither key is ever printed. A malformed key
+    is an error of its own."""
+    initialised(tmp_path, fresh.url)
+    other = keyring.new_master_key()
+    code, findings = doctor(tmp_path, fresh.url, SEVRES_MASTER_KEY=other)
+    assert code == 2
+    assert findings["master_key"]["status"] == "ok"
+    assert "SEVRES_MASTER_KEY" in findings["master_key"]["text"]
+    unwrap = findings["keys.unwrap"]
+    assert unwrap["status"] == "error"
+    for kid in [k for ids in kids(tmp_path, fresh.url).values() for k in ids]:
+        assert kid in unwrap["text"]
+    assert "different master key" in unwrap["remedy"]
+    assert findings["keys.provider"]["status"] == "error"
+    text = json.dumps(findings)
+    assert other not in text and (tmp_path / "master.key").read_text().strip() not in text
+
+    code, findings = doctor(tmp_path, fresh.url, SEVRES_MASTER_KEY="not-a-master-key")
+    assert code == 2 and findings["master_key"]["status"] == "error"
+    assert "not-a-master-key" not in findings["master_key"]["text"]
+
+
+@pytest.mark.parametrize("mode", [0o644, 0o640])
+def test_doctor_flags_a_master_key_file_others_can_read(
+    fresh: backends.Backend, tmp_path: Path, mode: int
+) -> None:
+    """A master key file the group or the world can read is an error (with it, the keys in
+    any copy of the database unwrap); the remedy is the chmod that fixes it."""
+    initialised(tmp_path, fresh.url)
+    path = tmp_path / "master.key"
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    os.chmod(path, mode)
+    code, findings = doctor(tmp_path, fresh.url)
+    assert code == 2
+    assert findings["master_key"]["status"] == "error"
+    assert oct(mode) in findings["master_key"]["text"]
+    assert f"chmod 600 {path}" in findings["master_key"]["remedy"]
+    os.chmod(path, 0o600)
+    assert doctor(tmp_path, fresh.url)[0] == 0
+
+
+def test_doctor_warns_without_a_staged_key_and_fails_without_a_primary(
+    fresh: backends.Backend, tmp_path: Path
+) -> None:
+    """Without a staged key the next rotation would promote a key no node has loaded: a
+    warning (exit 1) whose remedy is 'sevres keys rotate' for that provider. Without a
+    primary key the provider cannot sign: an error, and an error for the configured
+    provider too."""
+    initialised(tmp_path, fresh.url)
+
+    def drop(provider: str, state: str) -> Callable[[Store], None]:
+        def change(tx: Store) -> None:
+            tx.keys.delete([r.id for r in tx.keys.fetch(provider) if r.state == state])
+        return change
+
+    change_keys(fresh.url, drop("fernet", keyring.STAGED))
     code, findings = doctor(tmp_path, fresh.url)
     assert code == 1
-    assert findings["keys.staged"]["status"] == "warning"
-    assert "staged key" in findings["keys.staged"]["remedy"]
-    assert str(tmp_path / "fernet-keys" / "0") in findings["keys.staged"]["remedy"]
+    staged = findings["keys.staged"]
+    assert staged["status"] == "warning" and "fernet" in staged["text"]
+    assert "sevres keys rotate --provider fernet" in staged["remedy"]
     assert findings["keys.primary"]["status"] == "ok"
 
+    change_keys(fresh.url, drop("fernet", keyring.PRIMARY))
+    code, findings = doctor(tmp_path, fresh.url)
+    assert code == 2
+    primary = findings["keys.primary"]
+    assert primary["status"] == "error" and "no primary fernet key" in primary["text"]
+    assert "sevres init" in primary["remedy"]  # fernet has no key left: init makes them
+    assert findings["keys.provider"]["status"] == "error"
+    code, findings = doctor(tmp_path, fresh.url, SEVRES_TOKEN_PROVIDER="jws")
+    assert findings["keys.provider"]["status"] == "ok"
 
-@pytest.mark.parametrize(("mode", "status", "code"), [(0o644, "error", 2), (0o640, "warning", 1)])
-def test_doctor_flags_key_files_others_can_read(
-    fresh: backends.Backend, tmp_path: Path, mode: int, status: str, code: int
-) -> None:
-    """A world-readable key file is an error (anyone could forge tokens), a group-readable
-    one a warning; the remedy is the chmod that fixes it."""
-    initialised(tmp_path, fresh.url)
-    os.chmod(tmp_path / "fernet-keys" / "1", mode)
-    found_code, findings = doctor(tmp_path, fresh.url)
-    assert found_code == code
-    assert findings["keys.permissions"]["status"] == status
-    assert oct(mode) in findings["keys.permissions"]["text"]
-    assert "chmod 600" in findings["keys.permissions"]["remedy"]
+    assert sevres(tmp_path, fresh.url, "init").returncode == 0  # the fernet ring again
+    assert doctor(tmp_path, fresh.url)[0] == 0
 
 
-def test_doctor_flags_an_invalid_key_and_an_old_primary(
+def test_doctor_warns_when_the_primary_outlived_twice_the_rotation_interval(
     fresh: backends.Backend, tmp_path: Path
 ) -> None:
-    """A key file that is not a Fernet key is an error naming the file (not its content);
-    a primary older than the 7-day default is a warning that says to rotate."""
+    """A primary promoted 3 days ago with the daily default is a warning whose remedy is
+    to check that a server is running (servers rotate) or rotate by hand; with rotation
+    off (interval 0) the age is informational and names the setting."""
     initialised(tmp_path, fresh.url)
-    primary = tmp_path / "fernet-keys" / "1"
-    old = time.time() - 8 * 24 * 3600
-    os.utime(primary, (old, old))
+    three_days_ago = utcnow() - datetime.timedelta(days=3)
+
+    def age(tx: Store) -> None:
+        for row in tx.keys.fetch("jws"):
+            if row.state == keyring.PRIMARY:
+                tx.keys.set_state(row.id, keyring.PRIMARY, three_days_ago)
+
+    change_keys(fresh.url, age)
     code, findings = doctor(tmp_path, fresh.url)
-    assert code == 1 and findings["keys.age"]["status"] == "warning"
-    assert "8 d old" in findings["keys.age"]["text"]
-    assert "rotate" in findings["keys.age"]["remedy"]
-    (tmp_path / "fernet-keys" / "2").write_text("not-a-key-material-xyz\n")
-    os.chmod(tmp_path / "fernet-keys" / "2", 0o600)
-    code, findings = doctor(tmp_path, fresh.url)
-    assert code == 2 and findings["keys.valid"]["status"] == "error"
-    assert "2 (ValueError)" in findings["keys.valid"]["text"]
-    assert "not-a-key" not in json.dumps(findings)
+    assert code == 1
+    aged = findings["keys.age"]
+    assert aged["status"] == "warning" and "jws 3 d" in aged["text"]
+    assert "server is running" in aged["remedy"] and "sevres keys rotate" in aged["remedy"]
+
+    code, findings = doctor(tmp_path, fresh.url, SEVRES_KEY_ROTATION_INTERVAL="0")
+    assert code == 0
+    assert findings["keys.age"]["status"] == "info"
+    assert "rotation is off" in findings["keys.age"]["text"]
+    assert "SEVRES_KEY_ROTATION_INTERVAL" in findings["keys.age"]["text"]
+
+    assert sevres(tmp_path, fresh.url, "keys", "rotate").returncode == 0
+    assert doctor(tmp_path, fresh.url)[0] == 0
 
 
 def test_galera_and_clock_findings_follow_their_thresholds() -> None:
@@ -255,17 +362,17 @@ def _failed_logins(url: str, count: int) -> list[str]:
 
 
 def _secrets_in_the_database_and_keys(state: Path, url: str) -> tuple[list[str], list[bytes]]:
-    """The password hashes (whole, and their digest part) and the Fernet keys (as the
-    files hold them, and decoded to raw bytes)."""
+    """The password hashes (whole, and their digest part), the wrapped token keys, and the
+    master key (as its file holds it, and decoded to raw bytes)."""
     engine = sa.create_engine(url)
     with engine.connect() as connection:
         hashes = [str(h) for h in connection.execute(sa.text("SELECT hash FROM password"))]
+        wrapped = [str(w) for w in connection.execute(sa.text("SELECT wrapped FROM token_key"))]
     engine.dispose()
-    assert hashes
-    keys = [p.read_bytes().strip() for p in (state / "fernet-keys").iterdir()]
-    assert len(keys) == 2
-    texts = [*hashes, *(h.rsplit("$", 1)[-1] for h in hashes), *(k.decode() for k in keys)]
-    return texts, [base64.urlsafe_b64decode(k) for k in keys]
+    assert hashes and len(wrapped) == 4
+    master = (state / "master.key").read_text().strip()
+    texts = [*hashes, *(h.rsplit("$", 1)[-1] for h in hashes), *wrapped, master]
+    return texts, [base64.urlsafe_b64decode(master)]
 
 
 def _write_private(config: Path, admin_file: Path, file_url: str) -> str:
@@ -283,10 +390,11 @@ def test_the_bug_report_carries_no_secret(fresh: backends.Backend, tmp_path: Pat
     """A real deployment full of secrets: a database password (PostgreSQL/MariaDB: a real
     user with a password; SQLite has none, so the config file names a password-bearing
     PostgreSQL URL that the environment overrides), SEVRES_ADMIN_PASSWORD, an admin-password
-    file, the Fernet keys, the admin's password hash in the database, and a log whose
-    warnings carry request ids (plus one library warning that quotes the database URL).
-    The archive has every promised member and the request ids, and no member contains any
-    secret, as text or as the key's raw bytes."""
+    file, the master key (its file, and given again as SEVRES_MASTER_KEY), the wrapped
+    token keys and the admin's password hash in the database, and a log whose warnings
+    carry request ids (plus one library warning that quotes the database URL). The archive
+    has every promised member and the request ids, and no member contains any secret, as
+    text or as the master key's raw bytes."""
     db_password = f"Db-Pa55-{secrets.token_hex(8)}"
     state = tmp_path / "state"
     state.mkdir(mode=0o700)
@@ -313,7 +421,7 @@ def test_the_bug_report_carries_no_secret(fresh: backends.Backend, tmp_path: Pat
                 "request_id": "req-library", "message": f"pool: {url} and {file_url}"}) + "\n")
         texts, raw_keys = _secrets_in_the_database_and_keys(state, url)
         result = sevres(state, url, "bug-report", "--output", str(archive), "--log", str(log),
-                        SEVRES_CONFIG=str(config))
+                        SEVRES_CONFIG=str(config), SEVRES_MASTER_KEY=texts[-1])
     finally:
         if user is not None:
             fresh.drop()
@@ -329,15 +437,18 @@ def test_the_bug_report_carries_no_secret(fresh: backends.Backend, tmp_path: Pat
     for name, data in members.items():
         for secret in (db_password, ADMIN_PASSWORD, file_secret, *texts):
             assert secret.encode() not in data, f"{name} holds a secret"
-        for raw in raw_keys:
-            assert raw not in data, f"{name} holds key bytes"
+        assert not any(raw in data for raw in raw_keys), f"{name} holds key bytes"
         assert name in members["README.txt"].decode()
 
     configuration = json.loads(members["configuration.json"])
     effective = configuration["settings"]["database_url"]
     assert "***" in effective if user else effective == url  # SQLite's URL has no password
     assert "***" in configuration["config_file_content"]["database"]["url"]
-    assert configuration["environment"]["SEVRES_ADMIN_PASSWORD"] == "***"
+    assert (configuration["environment"]["SEVRES_ADMIN_PASSWORD"],
+            configuration["environment"]["SEVRES_MASTER_KEY"],
+            configuration["settings"]["master_key"],
+            configuration["settings"]["master_key_file"]) == (
+        "***", "***", "***", str(state / "master.key"))  # the path is no secret
     assert json.loads(members["version.json"])["sevres"]
     checks = {f["check"] for f in json.loads(members["doctor.json"])["findings"]}
     assert checks >= {"configuration", "database", "schema", "clock", *KEY_CHECKS}

@@ -24,10 +24,11 @@ from sevres import config, errors
 from sevres.app import Services, build_services
 from sevres.assignment.effective import Derivation
 from sevres.assignment.models import ActorKind, TargetKind
+from sevres.ids import utcnow
 from sevres.storage import migrate
 from sevres.storage.database import Database
 from sevres.storage.tables import metadata
-from sevres.tokens import keys
+from sevres.tokens import keyring
 from tests import backends
 
 # Examples per test: SQLite is fast; a server backend costs a round trip per query.
@@ -162,10 +163,13 @@ def env(backend_name: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator
     backend = backends.create(backend_name, state)
     settings_ = config.load({"SEVRES_STATE_DIR": str(state), "SEVRES_DATABASE_URL": backend.url,
                              "SEVRES_MAX_PROJECT_TREE_DEPTH": "100"})
-    keys.create(settings_.keys_dir)
+    keyring.create_master_key_file(settings_.master_key_file)
     database = Database(settings_.database_url, pool_size=2)
     try:
         migrate.upgrade(database.engine)
+        with database.transaction() as tx:  # build_services needs a master key and keys
+            keyring.ensure(tx, keyring.Wrapper(keyring.read_master_key(
+                None, settings_.master_key_file)), utcnow())
         yield Env(backend_name, build_services(settings_, database))
     finally:
         database.dispose()

@@ -13,10 +13,13 @@ from sevres.config import ConfigError
 
 
 def test_defaults_are_the_embedded_sqlite_in_the_state_folder(tmp_path: Path) -> None:
-    """Without settings: SQLite in the state folder, 127.0.0.1:5000, one worker."""
+    """Without settings: SQLite and the master key file in the state folder, Fernet tokens
+    with daily key rotation, 127.0.0.1:5000, one worker."""
     settings = config.load({"SEVRES_STATE_DIR": str(tmp_path)})
     assert settings.database_url == f"sqlite:///{tmp_path}/sevres.db"
-    assert settings.keys_dir == tmp_path / "fernet-keys"
+    assert settings.master_key_file == tmp_path / "master.key"
+    assert settings.master_key is None
+    assert (settings.token_provider, settings.key_rotation_interval) == ("fernet", 86400)
     assert (settings.host, settings.port, settings.workers) == ("127.0.0.1", 5000, 1)
     assert settings.endpoint_url() == "http://127.0.0.1:5000/v3/"
 

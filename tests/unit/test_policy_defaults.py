@@ -94,6 +94,9 @@ P_ROOT = _project("p-root", "d1", "d1")
 P_CHILD = _project("p-child", "d1", "p-root")
 P_GRANDCHILD = _project("p-grandchild", "d1", "p-child")
 
+PM = "project_member"
+OWNED_BY_PM: dict[str, object] = {"user_id": "u-pm", "target": {"user": {"id": "u-pm"}}}
+
 # (action, target, the personas allowed — every other persona is denied)
 MATRIX: list[tuple[str, dict[str, object], frozenset[str]]] = [
     # deployment-wide resources: admin_required, and only system or project scope
@@ -220,6 +223,14 @@ MATRIX: list[tuple[str, dict[str, object], frozenset[str]]] = [
     ("identity:get_auth_system", {}, EVERYONE),
     ("identity:list_projects_for_user", {}, EVERYONE),
     ("identity:change_password", {}, EVERYONE),
+    # application credentials and access rules of the project member (u-pm)
+    ("identity:get_application_credential", OWNED_BY_PM, ADMINS | {"system_reader", PM}),
+    ("identity:list_application_credentials", OWNED_BY_PM, ADMINS | {"system_reader", PM}),
+    ("identity:delete_application_credential", OWNED_BY_PM, ADMINS | {PM}),
+    ("identity:create_application_credential", OWNED_BY_PM, frozenset({PM})),
+    ("identity:get_access_rule", OWNED_BY_PM, frozenset({"system_admin", "system_reader", PM})),
+    ("identity:list_access_rules", OWNED_BY_PM, frozenset({"system_admin", "system_reader", PM})),
+    ("identity:delete_access_rule", OWNED_BY_PM, frozenset({"system_admin", PM})),
 ]
 
 
@@ -373,6 +384,9 @@ REQUIRED = [
     "identity:validate_token", "identity:check_token", "identity:revoke_token",
     "identity:get_auth_catalog", "identity:get_auth_projects",
     "identity:get_auth_domains", "identity:get_auth_system",
+    "identity:get_application_credential", "identity:list_application_credentials",
+    "identity:create_application_credential", "identity:delete_application_credential",
+    "identity:get_access_rule", "identity:list_access_rules", "identity:delete_access_rule",
 ]
 
 

@@ -2,16 +2,27 @@
 
 from __future__ import annotations
 
+import json
 from typing import TYPE_CHECKING, Any
 
+from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
 from sevres import errors, metrics
 from sevres.api import schemas, validation, views
-from sevres.api.http import Call, created, json_response, no_content, route_table
+from sevres.api.http import (
+    Call,
+    bind_caller,
+    created,
+    endpoint,
+    json_response,
+    no_content,
+    route_table,
+)
 from sevres.ids import iso
 from sevres.log import emit, events
+from sevres.storage.repositories.filters import flag
 from sevres.tokens.clock import from_ms
 from sevres.tokens.payload import ScopeKind
 from sevres.tokens.service import InvalidToken, UnrecognizedToken, ValidToken, token_hash
@@ -43,6 +54,7 @@ def token_body(call: Call, token: ValidToken, with_catalog: bool) -> dict[str, A
     if p.scope is ScopeKind.UNSCOPED:
         return body
     roles = [_ref(r.id, r.name) for r in token.roles]
+    project_id = token.project.id if token.project else None
     if p.scope is ScopeKind.PROJECT and token.project is not None and token.domain is not None:
         body["project"] = {"domain": _ref(token.domain.id, token.domain.name),
                            "id": token.project.id, "name": token.project.name}
@@ -53,10 +65,31 @@ def token_body(call: Call, token: ValidToken, with_catalog: bool) -> dict[str, A
         body["roles"] = roles  # Keystone puts roles before system for this scope only
         body["system"] = {"all": True}
     body["roles"] = roles
+    app_cred = token.grant.app_cred
+    if app_cred is not None:
+        block: dict[str, Any] = {"id": app_cred.id, "name": app_cred.name,
+                                 "restricted": not app_cred.unrestricted}
+        if app_cred.access_rules:
+            block["access_rules"] = [{"id": r.id, "service": r.service, "path": r.path,
+                                      "method": r.method} for r in app_cred.access_rules]
+        body["application_credential"] = block
     if with_catalog:
-        body["catalog"] = call.services.catalog.catalog(
-            call.tx, token.user.id, token.project.id if token.project else None)
+        body["catalog"] = catalog_of(call, token.user.id, project_id)
     return body
+
+
+def catalog_of(call: Call, user_id: str, project_id: str | None) -> list[dict[str, Any]]:
+    """The catalog as a token shows it, memoised until the next change."""
+    state = call.services.tokens.state
+    found: list[dict[str, Any]] = state.remembered(
+        ("catalog", user_id, project_id), call.generation,
+        lambda: call.services.catalog.catalog(call.tx, user_id, project_id))
+    return found
+
+
+def _render(body: dict[str, Any]) -> bytes:
+    return json.dumps(body, ensure_ascii=False, allow_nan=False, indent=None,
+                      separators=(",", ":")).encode()
 
 
 def issue_token(call: Call) -> Response:
@@ -74,10 +107,12 @@ def _subject(call: Call) -> ValidToken:
     subject = call.request.headers.get("x-subject-token")
     if not subject:
         raise errors.NotFound("No token in the request")
-    if call.token is not None and subject == call.request.headers.get("x-auth-token"):
+    allow_expired = flag(call.query, "allow_expired")
+    if (call.token is not None and subject == call.request.headers.get("x-auth-token")
+            and not allow_expired):
         return call.token  # a token validating itself: already validated this request
     try:
-        return call.services.tokens.validate(call.tx, subject)
+        return call.services.tokens.validate(call.tx, subject, allow_expired=allow_expired)
     except InvalidToken as error:
         emit(events.TOKEN_REJECTED, token_hash=token_hash(subject), reason=error.reason)
         if isinstance(error, UnrecognizedToken):
@@ -92,11 +127,52 @@ def validate_token(call: Call) -> Response:
     token = call.request.headers["x-subject-token"]
     emit(events.TOKEN_VALIDATED, token_hash=token_hash(token), user_id=subject.user.id)
     headers = {"X-Subject-Token": token}
+    state = call.services.tokens.state
+    auth_token = call.request.headers["x-auth-token"]
+    state.keep(state.memo, ("allowed", auth_token, action, subject.user.id), True,
+               call.generation)
     if call.request.method == "HEAD":
         # Keystone's HEAD carries GET's headers, Content-Type included; only the body goes.
         return Response(status_code=200, headers=headers, media_type="application/json")
-    body = {"token": token_body(call, subject, "nocatalog" not in call.query)}
-    return json_response(body, headers=headers)
+    with_catalog = "nocatalog" not in call.query
+    rendered = _render({"token": token_body(call, subject, with_catalog)})
+    if not flag(call.query, "allow_expired"):
+        state.keep(state.bodies, (token, with_catalog), rendered, call.generation)
+    return Response(rendered, headers=headers, media_type="application/json")
+
+
+def validate_from_memory(services: Services, request: Request) -> Response | None:
+    """GET or HEAD /v3/auth/tokens answered from memory alone, on the event loop: both
+    tokens validated before, the same decision made before for this caller, the body
+    rendered before, and nothing changed since. None sends the request the long way."""
+    query = request.query_params
+    if query and any(name != "nocatalog" for name in query):
+        return None
+    headers = request.headers
+    auth_token = headers.get("x-auth-token")
+    subject_token = headers.get("x-subject-token")
+    if not auth_token or not subject_token:
+        return None
+    tokens = services.tokens
+    caller = tokens.cached(auth_token)
+    if caller is None:
+        return None
+    subject = caller if subject_token == auth_token else tokens.cached(subject_token)
+    if subject is None:
+        return None
+    head = request.method == "HEAD"
+    action = "identity:check_token" if head else "identity:validate_token"
+    state = tokens.state
+    if state.memo.get(("allowed", auth_token, action, subject.user.id)) is None:
+        return None
+    body = None if head else state.bodies.get((subject_token, "nocatalog" not in query))
+    if body is None and not head:
+        return None
+    bind_caller(request, caller)
+    metrics.token_validated(valid=True)
+    emit(events.TOKEN_VALIDATED, token_hash=token_hash(subject_token), user_id=subject.user.id)
+    return Response(body, headers={"X-Subject-Token": subject_token},
+                    media_type="application/json")
 
 
 def revoke_token(call: Call) -> Response:
@@ -114,8 +190,7 @@ def auth_catalog(call: Call) -> Response:
     assert token is not None
     if token.payload.scope is ScopeKind.UNSCOPED:
         raise errors.Forbidden("You are not authorized to perform the requested action.")
-    catalog = call.services.catalog.catalog(
-        call.tx, token.user.id, token.project.id if token.project else None)
+    catalog = catalog_of(call, token.user.id, token.project.id if token.project else None)
     return json_response({"catalog": catalog,
                           "links": {"self": call.url("auth/catalog")}})
 
@@ -142,11 +217,21 @@ def auth_system(call: Call) -> Response:
                           "links": {"self": call.url("auth/system")}})
 
 
+def _validation_route(s: Services) -> Route:
+    """GET (and HEAD) /v3/auth/tokens: from memory when it can, else the usual way."""
+    usual = endpoint(s, validate_token, None)
+
+    async def validate(request: Request) -> Response:
+        return validate_from_memory(s, request) or await usual(request)
+
+    return Route("/v3/auth/tokens", validate, methods=["GET"])
+
+
 def routes(s: Services) -> list[Route]:
     return [
         *route_table(s, [("POST", "/v3/auth/tokens", issue_token, None)], authenticated=False),
+        _validation_route(s),
         *route_table(s, [
-            ("GET", "/v3/auth/tokens", validate_token, None),
             ("DELETE", "/v3/auth/tokens", revoke_token, None),
             ("GET", "/v3/auth/catalog", auth_catalog, "identity:get_auth_catalog"),
             ("GET", "/v3/auth/projects", auth_projects, "identity:get_auth_projects"),

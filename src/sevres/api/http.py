@@ -49,6 +49,9 @@ class Call:
     query: dict[str, str]
     base_url: str
     extra_target: dict[str, str] = field(default_factory=dict)
+    # The in-memory state's generation when the request began: memos made from what this
+    # request read are kept only if no reload happened meanwhile.
+    generation: int = 0
 
     def authorize(self, action: str, target: dict[str, Any]) -> None:
         """Enforce ``action`` for this caller on ``target`` (403 unless allowed)."""
@@ -152,13 +155,14 @@ def endpoint(
             services.audit.request(request, body) as audited,
             services.database.transaction(write=write) as tx,
         ):
+            generation = services.tokens.state.generation
             token = _authenticate(services, tx, request) if authenticated else None
             audited.token = token
             caller = caller_of(token) if token else None
             call = Call(
                 services=services, request=request, tx=tx, caller=caller, token=token,
                 body=body, params=dict(request.path_params), query=dict(request.query_params),
-                base_url=base_url(services, request),
+                base_url=base_url(services, request), generation=generation,
             )
             if rule is not None and token is not None:
                 call.authorize(rule, targets.target(call))
@@ -176,11 +180,16 @@ def _authenticate(services: Services, tx: Store, request: Request) -> ValidToken
     except InvalidToken as error:
         emit(events.TOKEN_REJECTED, token_hash=token_hash(token), reason=error.reason)
         raise errors.Unauthorized() from None
+    bind_caller(request, valid)
+    return valid
+
+
+def bind_caller(request: Request, valid: ValidToken) -> None:
+    """The caller's ids on every log line of this request from here on."""
     project_id = valid.project.id if valid.project else None
     domain_id = valid.domain.id if valid.domain else None
     bind(user_id=valid.user.id, project_id=project_id, domain_id=domain_id,
          global_request_id=_trusted_global_request_id(request, valid))
-    return valid
 
 
 _REQUEST_ID = re.compile(r"req-[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")

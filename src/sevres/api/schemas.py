@@ -148,3 +148,33 @@ GROUP_CREATE: Schema = {"type": "object", "properties": _group_props, "required"
                         "additionalProperties": True}
 GROUP_UPDATE: Schema = {"type": "object", "properties": _group_props, "minProperties": 1,
                         "additionalProperties": True}
+
+# Keystone's application credential schema: roles by id or name (exactly one of them),
+# access rules by id or by service, path and method.
+_app_cred_role: Schema = {
+    "type": "object", "properties": {"id": ID, "name": NAME_255},
+    "minProperties": 1, "maxProperties": 1, "additionalProperties": False,
+}
+_access_rule: Schema = {
+    "type": "object",
+    "properties": {
+        "path": {"type": "string", "minLength": 0, "maxLength": 225, "pattern": "^/"},
+        "method": {"type": "string", "pattern": "^(POST|GET|HEAD|PATCH|PUT|DELETE)$"},
+        "service": ID,
+        "id": ID,
+    },
+    "additionalProperties": False,
+}
+APPLICATION_CREDENTIAL_CREATE: Schema = {
+    "type": "object",
+    "properties": {
+        "name": NAME_255, "description": DESCRIPTION,
+        "secret": {"type": ["string", "null"], "maxLength": 4096},
+        "expires_at": {"type": ["string", "null"]},
+        "roles": {"type": "array", "items": _app_cred_role},
+        "unrestricted": BOOLEAN,
+        "access_rules": {"type": "array", "items": _access_rule},
+    },
+    "required": ["name"],
+    "additionalProperties": True,
+}

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from typing import Any
 
+from sevres.appcreds.models import AccessRule, AppCred
 from sevres.assignment.effective import Derivation
 from sevres.assignment.models import Assignment, Role, TargetKind, grant_path
 from sevres.catalog.models import Endpoint, Region, Service
@@ -112,3 +113,24 @@ def assignment(
         if a.target_kind is not TargetKind.SYSTEM:
             body["scope"][a.target_kind.value].update(names(a.target_kind.value, a.target_id))
     return body
+
+
+def access_rule(base: str, a: AccessRule) -> dict[str, Any]:
+    """Keystone's access rule; its link leads to the rule under its user."""
+    return {"id": a.id, "service": a.service, "path": a.path, "method": a.method,
+            "links": _self(base, f"users/{a.user_id}/access_rules/{a.id}")}
+
+
+def app_cred(base: str, c: AppCred, roles: Iterable[Role]) -> dict[str, Any]:
+    """Keystone's application credential (never its secret): its roles as id, name and
+    domain, ``expires_at`` as Keystone prints it (microseconds, no zone: UTC)."""
+    return {
+        "id": c.id, "name": c.name, "description": c.description, "user_id": c.user_id,
+        "project_id": c.project_id, "system": c.system,
+        "expires_at": c.expires_at.strftime("%Y-%m-%dT%H:%M:%S.%f") if c.expires_at else None,
+        "unrestricted": c.unrestricted,
+        "roles": [{"id": r.id, "name": r.name, "domain_id": r.domain_id} for r in roles],
+        "access_rules": [{"id": a.id, "service": a.service, "path": a.path,
+                          "method": a.method} for a in c.access_rules],
+        "links": _self(base, f"users/{c.user_id}/application_credentials/{c.id}"),
+    }

@@ -5,18 +5,19 @@ from __future__ import annotations
 import argparse
 import os
 import shutil
+import socket
 from pathlib import Path
 
 import sqlalchemy as sa
 
 from sevres import config
+from sevres.cli import keys as key_commands
 from sevres.cli.main import admin_password, fail, say
 from sevres.config import Settings
 from sevres.log import emit, events
 from sevres.storage import migrate
 from sevres.storage.database import Database
 from sevres.storage.repositories import Store
-from sevres.tokens import keys
 
 
 def init(settings: Settings) -> int:
@@ -27,10 +28,7 @@ def init(settings: Settings) -> int:
         return fail(f"cannot reach the database: {str(error.orig).splitlines()[0]}")
     finally:
         database.dispose()
-    created = keys.create(settings.keys_dir)
-    say(f"schema at revision {revision}; Fernet keys in {settings.keys_dir}"
-        + (" (created)" if created else ""))
-    return 0
+    return key_commands.init_keys(settings, revision)
 
 
 def bootstrap(settings: Settings, region: str) -> int:
@@ -71,10 +69,9 @@ def serve(settings: Settings) -> int:
         return fail(policy_problem)
     if not _schema_current(settings):
         return fail("the database schema is not current; run 'sevres init' first")
-    try:
-        keys.load(settings.keys_dir)
-    except keys.KeyRepositoryError as error:
-        return fail(str(error))
+    problem = key_commands.ring_problem(settings)
+    if problem is not None:
+        return fail(problem)
     os.environ.update(config.environment_for(settings))
     if settings.config_file is not None:
         os.environ["SEVRES_CONFIG"] = str(settings.config_file)
@@ -82,10 +79,43 @@ def serve(settings: Settings) -> int:
     url = f"http://{settings.host}:{settings.port}/v3"
     emit(events.SERVER_STARTING, url=url, workers=settings.workers)
     say(f"sevres serving Keystone v3 at {url} (Ctrl-C stops it)")
-    uvicorn.run("sevres.app:create_app", factory=True, host=settings.host, port=settings.port,
-                workers=settings.workers, log_config=None, access_log=False,
-                timeout_graceful_shutdown=5)
+    server_config = uvicorn.Config(
+        "sevres.app:create_app", factory=True, host=settings.host, port=settings.port,
+        workers=settings.workers, log_config=None, access_log=False,
+        timeout_graceful_shutdown=5)
+    try:
+        sock = listening_socket(settings.host, settings.port)
+    except OSError as error:
+        return fail(f"cannot listen on {settings.host}:{settings.port}: {error.strerror}")
+    try:
+        if settings.workers > 1:
+            from uvicorn.supervisors import Multiprocess
+
+            Multiprocess(server_config, sockets=[sock]).run()
+        else:
+            uvicorn.Server(server_config).run(sockets=[sock])
+    except KeyboardInterrupt:
+        pass
     return 0
+
+
+def listening_socket(host: str, port: int) -> socket.socket:
+    """The server's socket, made here rather than by uvicorn: uvicorn's own (for several
+    workers) is created without naming TCP as its protocol, so asyncio does not set
+    TCP_NODELAY on the connections it accepts, and every keep-alive answer written in two
+    parts (headers, then body) waits ~40 ms for the client's delayed ACK."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    try:
+        sock.bind((host.strip("[]"), port))
+        sock.listen(2048)
+    except OSError:
+        sock.close()
+        raise
+    sock.set_inheritable(True)
+    return sock
 
 
 def _prepare_metrics(settings: Settings) -> None:

@@ -48,6 +48,18 @@ def _parser() -> argparse.ArgumentParser:
     kind = why.add_mutually_exclusive_group()
     kind.add_argument("--domain", action="store_true", help="TARGET is a domain")
     kind.add_argument("--system", action="store_true", help="explain system roles")
+    keys = sub.add_parser("keys", help="token keys: list, rotate, import from Keystone")
+    keys_sub = keys.add_subparsers(dest="keys_command", required=True)
+    rotate = keys_sub.add_parser("rotate", help="promote the staged key, stage a new one, "
+                                 "drop keys no live token needs (every node sees it)")
+    rotate.add_argument("--provider", choices=["fernet", "jws"], action="append",
+                        help="only this provider (default: both)")
+    listing = keys_sub.add_parser("list", help="the key ring (ids and states, no material)")
+    listing.add_argument("--json", action="store_true")
+    imported = keys_sub.add_parser("import-keystone",
+                                   help="make a Keystone Fernet key repository the ring")
+    imported.add_argument("directory", type=Path)
+    keys_sub.add_parser("master-key", help="print a new master key (nothing is stored)")
     db = sub.add_parser("db", help="database schema")
     db_sub = db.add_subparsers(dest="db_command", required=True)
     db_sub.add_parser("upgrade", help="migrate the schema to the newest revision")
@@ -81,6 +93,10 @@ def _parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
+    if args.command == "keys" and args.keys_command == "master-key":
+        from sevres.cli import keys
+
+        return keys.master_key()
     if args.command == "logs":  # reads files only: no settings, state dir or database
         from sevres.cli import commands
 
@@ -126,6 +142,8 @@ def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
         return code or commands.serve(settings)
     if args.command == "explain":
         return commands.explain(settings, args)
+    if args.command == "keys":
+        return _keys(args, settings)
     if args.command == "db" and args.db_command == "upgrade":
         return commands.db_upgrade(settings)
     if args.command == "db" and args.db_command == "current":
@@ -135,6 +153,18 @@ def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
     if args.command == "bug-report":
         return commands.bug_report(settings, args.output, args.log)
     return fail(f"unknown command {args.command}")
+
+
+def _keys(args: argparse.Namespace, settings: Settings) -> int:
+    from sevres.cli import keys
+
+    if args.keys_command == "rotate":
+        return keys.rotate(settings, args.provider or ["fernet", "jws"])
+    if args.keys_command == "list":
+        return keys.list_keys(settings, args.json)
+    if args.keys_command == "import-keystone":
+        return keys.import_keystone(settings, args.directory)
+    return keys.master_key()
 
 
 def admin_password(settings: Settings) -> tuple[str, bool]:

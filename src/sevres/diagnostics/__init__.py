@@ -3,7 +3,8 @@
 Each check returns findings: a stable check name, a status (ok, info, warning, error), a
 short text and, for anything not ok, the remedy. The checks only read: they never create
 the database, the schema or a key, and they never put a secret (the database password,
-key material) in a finding. ``bugreport`` packs them with the redacted configuration.
+the master key, key material) in a finding. ``bugreport`` packs them with the redacted
+configuration.
 """
 
 from __future__ import annotations
@@ -12,7 +13,6 @@ import datetime
 import json
 import os
 import stat
-import sys
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -21,22 +21,18 @@ from typing import Any
 import sqlalchemy as sa
 
 from sevres.config import ConfigError, Settings
+from sevres.ids import utcnow
 from sevres.storage.database import normalise_url
+from sevres.storage.repositories.keys import KeyRow
+from sevres.tokens import keyring
+from sevres.tokens.keyring import KeyringError
 
 OK, INFO, WARNING, ERROR = "ok", "info", "warning", "error"
 _RANK = {OK: 0, INFO: 0, WARNING: 1, ERROR: 2}
 
-# There is no rotation policy setting yet: the primary key should be rotated no sooner
-# than the token expiration (the minimum safe age) and no later than this default.
-DEFAULT_MAX_PRIMARY_AGE = 7 * 24 * 3600
 CLOCK_WARNING_SECONDS = 1.0
 CLOCK_ERROR_SECONDS = 30.0
 _CONNECT_TIMEOUT = 5
-
-_NEW_STAGED_KEY = (
-    "(umask 077; {python} -c 'import sys; from cryptography.fernet import Fernet; "
-    "sys.stdout.write(Fernet.generate_key().decode())' > {path})"
-)
 
 
 @dataclass(frozen=True)
@@ -55,9 +51,10 @@ def exit_code(findings: list[Finding]) -> int:
 def run(settings: Settings) -> list[Finding]:
     """Every check, in the order the table shows them."""
     findings = [check_configuration(settings)]
-    findings += check_database(settings)
-    findings += check_keys(settings)
+    database = check_database(settings)
+    findings += database
     findings.append(check_master_key(settings))
+    findings += check_keys(settings, database)
     return findings
 
 
@@ -284,99 +281,237 @@ def duration(seconds: float) -> str:
     return f"{seconds} s"
 
 
-def check_keys(settings: Settings, now: float | None = None) -> list[Finding]:
-    """Staged and primary present, primary's age, every key valid, nothing exposed."""
+def check_master_key(settings: Settings) -> Finding:
+    """Where this node's master key comes from, that it is well formed, and that its file
+    is private. The key itself is never shown."""
+    path = settings.master_key_file
+    exposed = path.is_file() and _exposed(path)
+    if settings.master_key:
+        source = ("SEVRES_MASTER_KEY (environment)" if os.environ.get("SEVRES_MASTER_KEY")
+                  else f"[keys] master_key in {settings.config_file}")
+    elif path.exists():
+        source = f"the file {path}"
+    else:
+        return Finding("master_key", ERROR,
+                       f"no master key: {path} does not exist and SEVRES_MASTER_KEY is not "
+                       "set, so this node can neither unwrap the token keys nor sign tokens",
+                       "on the first node of a new deployment run 'sevres init' (it writes "
+                       f"{path}); give every other node a copy of that same key (the file, "
+                       "mode 600, or SEVRES_MASTER_KEY)")
+    try:
+        keyring.read_master_key(settings.master_key, path)
+    except KeyringError as error:
+        return Finding("master_key", ERROR, f"from {source}: {error}",
+                       "give this node the deployment's master key (as on the node where "
+                       "'sevres init' ran); a new one ('sevres keys master-key') suits only a "
+                       "database with no token keys yet: it cannot unwrap existing ones")
+    if exposed:
+        mode = stat.S_IMODE(path.stat().st_mode)
+        who = "others" if mode & 0o007 else "its group"
+        return Finding("master_key", ERROR,
+                       f"the master key file {path} is {oct(mode)}, open to {who}: whoever "
+                       "reads it can unwrap every token key in the database and forge tokens",
+                       f"chmod 600 {path} (owned by the user sevres runs as)")
+    config_file = settings.config_file
+    if (source.startswith("[keys]") and config_file is not None and config_file.is_file()
+            and _exposed(config_file)):
+        return Finding("master_key", ERROR, f"from {source}, which others can read",
+                       f"chmod 600 {config_file}, or move the key to {path} (mode 600) or "
+                       "SEVRES_MASTER_KEY")
+    unused = f"; {path} is not used" if settings.master_key and path.exists() else ""
+    return Finding("master_key", OK, f"from {source}, well formed{unused}")
+
+
+def _wrapper(settings: Settings) -> keyring.Wrapper | None:
+    try:
+        return keyring.Wrapper(keyring.read_master_key(settings.master_key,
+                                                       settings.master_key_file))
+    except KeyringError:
+        return None
+
+
+def _not_ready(database: list[Finding]) -> str | None:
+    """Why the key checks cannot read the database (from check_database's findings)."""
+    status = {f.check: f.status for f in database}
+    if status.get("database") != OK:
+        return "the database is unreachable or missing (see database)"
+    if status.get("schema") != OK:
+        return "the schema is not current (see schema)"
+    return None
+
+
+def check_keys(settings: Settings, database: list[Finding],
+               now: datetime.datetime | None = None) -> list[Finding]:
+    """The token keys in the database: each provider's primary and staged keys, that this
+    node's master key unwraps every one, the primary's age against the rotation interval,
+    and that the configured provider can sign. ``database`` is check_database's findings:
+    without a reachable, current database the key checks are skipped."""
+    from sevres.errors import SevresError
+    from sevres.storage.database import Database
+
+    reason = _not_ready(database)
+    if reason is not None:
+        return [Finding("keys", INFO, f"not checked: {reason}")]
+    db = Database(settings.database_url)
+    try:
+        with db.transaction(write=False) as tx:
+            rows = tx.keys.fetch()
+    except (sa.exc.SQLAlchemyError, SevresError) as error:
+        text = (_first_line(error, settings.database_url)
+                if isinstance(error, sa.exc.SQLAlchemyError) else str(error))
+        return [Finding("keys", ERROR, f"cannot read the token keys: {text}",
+                        "check the database user's privileges on the token_key table")]
+    finally:
+        db.dispose()
+    if not rows:
+        return [Finding("keys", ERROR, "no token keys in the database",
+                        "run 'sevres init' (it creates a staged and a primary key for each "
+                        "provider)")]
+    by_provider = {p: [r for r in rows if r.provider == p] for p in keyring.PROVIDERS}
+    wrapper = _wrapper(settings)
+    failed = _unwrap_failures(rows, wrapper) if wrapper is not None else None
+    moment = now or utcnow()
+    return [
+        _primary(by_provider),
+        _staged(by_provider),
+        _unwrapped(settings, rows, failed),
+        _primary_age(settings, by_provider, moment),
+        _provider(settings, by_provider, failed),
+    ]
+
+
+def _one(rows: list[KeyRow], state: str) -> KeyRow | None:
+    found = [r for r in rows if r.state == state]
+    return found[-1] if found else None
+
+
+def _rotate(providers: list[str]) -> str:
+    return "'sevres keys rotate" + "".join(f" --provider {p}" for p in providers) + "'"
+
+
+def _primary(by_provider: dict[str, list[KeyRow]]) -> Finding:
+    missing = [p for p, rows in by_provider.items() if _one(rows, keyring.PRIMARY) is None]
+    if missing:
+        empty = [p for p in missing if not by_provider[p]]
+        remedies = []
+        if empty:
+            remedies.append(f"run 'sevres init' (it creates the keys of {', '.join(empty)})")
+        others = [p for p in missing if p not in empty]
+        if others:
+            remedies.append(f"run {_rotate(others)} (it promotes the staged key, or makes "
+                            "a new primary)")
+        return Finding("keys.primary", ERROR,
+                       f"no primary {' or '.join(missing)} key: tokens of that provider "
+                       "cannot be issued", "; ".join(remedies))
+    parts = []
+    for provider, rows in by_provider.items():
+        primary = _one(rows, keyring.PRIMARY)
+        assert primary is not None
+        secondary = sum(r.state == keyring.SECONDARY for r in rows)
+        parts.append(f"{provider} {primary.kid} ({secondary} secondary)")
+    return Finding("keys.primary", OK, "primary keys: " + ", ".join(parts))
+
+
+def _staged(by_provider: dict[str, list[KeyRow]]) -> Finding:
+    missing = [p for p, rows in by_provider.items()
+               if rows and _one(rows, keyring.STAGED) is None]
+    if missing:
+        return Finding("keys.staged", WARNING,
+                       f"no staged {' or '.join(missing)} key: the next rotation will make "
+                       "a primary that no node has had a rotation interval to load",
+                       f"run {_rotate(missing)} at a quiet time: it stages a key again (the "
+                       "new primary it makes reaches every node within the cache staleness)")
+    parts = [f"{p} {staged.kid}" for p, rows in by_provider.items()
+             if (staged := _one(rows, keyring.STAGED)) is not None]
+    return Finding("keys.staged", OK, "staged keys: " + ", ".join(parts))
+
+
+def _unwrap_failures(rows: list[KeyRow], wrapper: keyring.Wrapper) -> dict[str, list[str]]:
+    """Per provider, the kids this wrapper cannot unwrap (or whose material is unusable)."""
     from cryptography.fernet import Fernet
 
-    directory = settings.keys_dir
-    init = "run 'sevres init' (or restore the key repository from another node)"
-    if not directory.is_dir():
-        return [Finding("keys", ERROR, f"no key directory {directory}", init)]
-    files = {int(p.name): p for p in directory.iterdir() if p.name.isdigit()}
-    if not files:
-        return [Finding("keys", ERROR, f"no Fernet keys in {directory}", init)]
-    findings: list[Finding] = []
-    primary = max(files)
-    if 0 in files:
-        findings.append(Finding("keys.staged", OK, f"staged key 0 present in {directory}"))
-    else:
-        findings.append(Finding(
-            "keys.staged", WARNING, f"no staged key 0 in {directory}: the next rotation would "
-            "promote a key the other nodes have never seen",
-            "copy the key repository from another node, or write a new staged key: "
-            + _NEW_STAGED_KEY.format(python=sys.executable, path=directory / "0")))
-    if primary > 0:
-        secondary = len([n for n in files if n not in (0, primary)])
-        findings.append(Finding("keys.primary", OK,
-                                f"primary key {primary} present ({secondary} secondary)"))
-    else:
-        findings.append(Finding(
-            "keys.primary", ERROR, f"only the staged key 0 in {directory}; no primary key",
-            "restore the primary key from backup or another node; on a new deployment move "
-            "the directory aside and run 'sevres init'"))
+    from sevres.tokens import jws
 
-    bad = []
-    for index in sorted(files):
+    failed: dict[str, list[str]] = {}
+    for row in rows:
         try:
-            Fernet(files[index].read_bytes().strip())
-        except (OSError, ValueError) as error:
-            bad.append(f"{index} ({type(error).__name__})")
-    if bad:
-        findings.append(Finding(
-            "keys.valid", ERROR, f"unreadable or invalid Fernet keys in {directory}: "
-            + ", ".join(bad),
-            "restore those files from backup or another node (each holds one url-safe "
-            "base64 32-byte key), and make them readable by the sevres user"))
-    else:
-        findings.append(Finding("keys.valid", OK, f"{len(files)} keys readable and valid"))
-
-    findings.append(_permissions(directory, files))
-    findings.append(_primary_age(settings, files[primary], primary, now))
-    return findings
+            secret = wrapper.unwrap(row.provider, row.kid, row.wrapped)
+            if row.provider == "fernet":
+                Fernet(secret)
+            elif row.provider == "jws" and (
+                    row.public is None
+                    or jws.public_jwk_from_private(secret) != json.loads(row.public)):
+                raise ValueError("the published public key is not this key's")
+        except (KeyringError, ValueError, TypeError):
+            failed.setdefault(row.provider, []).append(row.kid)
+    return failed
 
 
-def _permissions(directory: Path, files: dict[int, Path]) -> Finding:
-    problems, worst = [], OK
-    mode = stat.S_IMODE(directory.stat().st_mode)
-    if mode & 0o022:
-        problems.append(f"{directory} is {oct(mode)} (writable by others: keys can be planted)")
-        worst = ERROR
-    elif mode & 0o055:
-        problems.append(f"{directory} is {oct(mode)}")
-        worst = WARNING
-    for index in sorted(files):
-        file_mode = stat.S_IMODE(files[index].stat().st_mode)
-        if file_mode & 0o077:
-            problems.append(f"key {index} is {oct(file_mode)}")
-            worst = ERROR if file_mode & 0o007 or worst == ERROR else WARNING
-    if not problems:
-        return Finding("keys.permissions", OK, "key directory 0700-or-stricter, keys 0600")
-    who = "world" if worst == ERROR else "group"
-    return Finding(
-        "keys.permissions", worst,
-        f"key material is {who}-accessible: " + "; ".join(problems),
-        f"chmod 700 {directory} && chmod 600 {directory}/*; anyone who read a key can forge "
-        "tokens: rotate the keys if others may have read them")
+def _unwrapped(settings: Settings, rows: list[KeyRow],
+               failed: dict[str, list[str]] | None) -> Finding:
+    if failed is None:
+        return Finding("keys.unwrap", INFO,
+                       "not checked: this node has no usable master key (see master_key)")
+    if failed:
+        named = "; ".join(f"{p} {', '.join(kids)}" for p, kids in failed.items())
+        count = sum(len(kids) for kids in failed.values())
+        return Finding("keys.unwrap", ERROR,
+                       f"{count} of {len(rows)} token keys do not unwrap with this node's "
+                       f"master key: {named}",
+                       "this node has a different master key than the one that wrapped them: "
+                       "give it the deployment's master key (the same as on the node where "
+                       f"'sevres init' ran) in {settings.master_key_file} or SEVRES_MASTER_KEY")
+    return Finding("keys.unwrap", OK,
+                   f"all {len(rows)} token keys unwrap with this node's master key")
 
 
-def _primary_age(settings: Settings, path: Path, index: int, now: float | None) -> Finding:
-    age = (time.time() if now is None else now) - path.stat().st_mtime
-    policy = (f"rotation policy (built-in default, there is no setting yet): rotate no sooner "
-              f"than the token expiration ({duration(settings.token_expiration)}) and no later "
-              f"than {duration(DEFAULT_MAX_PRIMARY_AGE)}")
-    if age > DEFAULT_MAX_PRIMARY_AGE:
-        return Finding(
-            "keys.age", WARNING,
-            f"primary key {index} is {duration(age)} old, older than "
-            f"{duration(DEFAULT_MAX_PRIMARY_AGE)}; {policy}",
-            "rotate: rename the staged key 0 to the next number (it becomes primary), write a "
-            "new staged key 0, and copy the repository to every node")
-    return Finding("keys.age", OK, f"primary key {index} is {duration(age)} old; {policy}")
+def _primary_age(settings: Settings, by_provider: dict[str, list[KeyRow]],
+                 now: datetime.datetime) -> Finding:
+    ages = {}
+    for provider, rows in by_provider.items():
+        primary = _one(rows, keyring.PRIMARY)
+        if primary is not None:
+            since = primary.promoted_at or primary.created_at
+            ages[provider] = (now - since).total_seconds()
+    shown = ", ".join(f"{p} {duration(age)}" for p, age in ages.items()) or "none"
+    interval = settings.key_rotation_interval
+    if interval == 0:
+        return Finding("keys.age", INFO,
+                       f"primary keys' age: {shown}; scheduled rotation is off "
+                       "([keys] rotation_interval / SEVRES_KEY_ROTATION_INTERVAL = 0)",
+                       "rotate on your own schedule with 'sevres keys rotate', or set "
+                       "rotation_interval for the servers to do it")
+    policy = (f"the servers rotate every {duration(interval)} "
+              "([keys] rotation_interval / SEVRES_KEY_ROTATION_INTERVAL)")
+    old = [p for p, age in ages.items() if age > 2 * interval]
+    if old:
+        return Finding("keys.age", WARNING,
+                       f"primary keys' age: {shown}; {' and '.join(old)} older than twice "
+                       f"the rotation interval: {policy}, but none has",
+                       "rotation is done by the running servers: check that a sevres server "
+                       "is running and can write to the database, or run 'sevres keys rotate'")
+    return Finding("keys.age", OK, f"primary keys' age: {shown}; {policy}")
 
 
-def check_master_key(settings: Settings) -> Finding:
-    return Finding("master_key", INFO,
-                   f"not configured (keys on disk in {settings.keys_dir}, not wrapped)")
+def _provider(settings: Settings, by_provider: dict[str, list[KeyRow]],
+              failed: dict[str, list[str]] | None) -> Finding:
+    provider = settings.token_provider
+    setting = "[token] provider / SEVRES_TOKEN_PROVIDER"
+    primary = _one(by_provider.get(provider, []), keyring.PRIMARY)
+    if primary is None:
+        return Finding("keys.provider", ERROR,
+                       f"tokens are issued with {provider} ({setting}), which has no primary "
+                       "key: this node cannot issue tokens", "see keys.primary")
+    if failed is None:
+        return Finding("keys.provider", INFO,
+                       f"tokens are issued with {provider} ({setting}); not checked further: "
+                       "no usable master key (see master_key)")
+    if failed.get(provider):
+        return Finding("keys.provider", ERROR,
+                       f"tokens are issued with {provider} ({setting}), whose keys this node "
+                       "cannot unwrap: it cannot issue or validate tokens", "see keys.unwrap")
+    return Finding("keys.provider", OK,
+                   f"tokens are issued with {provider} ({setting}), signed by {primary.kid}")
 
 
 # -- output ------------------------------------------------------------------------------

@@ -4,8 +4,9 @@ It holds the versions, the configuration with every secret redacted, the doctor'
 and the last warning and error events (with their request ids) from the operational log.
 Secrets are kept out twice: values are redacted by name and shape as they are collected,
 then every member is scrubbed of each secret value sevres knows (the database password,
-SEVRES_ADMIN_PASSWORD, the admin-password file's content, every Fernet key) before it is
-written. Nothing is read from the database's tables.
+SEVRES_ADMIN_PASSWORD, the admin-password file's content, the master key from
+SEVRES_MASTER_KEY, the configuration or the master key file) before it is written. Nothing
+is read from the database's tables, so the token keys (wrapped there) are never in it.
 """
 
 from __future__ import annotations
@@ -37,7 +38,9 @@ REDACTED = "***"
 MAX_EVENTS = 200
 _SECRET_NAME = re.compile(r"(^|[_\-.])(password|passwd|secret|key|credential|private)s?"
                           r"($|[_\-.])", re.IGNORECASE)
-_NOT_SECRET = frozenset({"keys_dir", "SEVRES_KEYS_DIR"})  # a path, not key material
+# Named like a secret, but a path or a number, and worth seeing in a report.
+_NOT_SECRET = frozenset({"master_key_file", "SEVRES_MASTER_KEY_FILE",
+                         "key_rotation_interval", "SEVRES_KEY_ROTATION_INTERVAL"})
 _TEXT_LINE = re.compile(
     r"^(?P<time>\S+) (?P<level>WARNING|ERROR)\s+(?P<event>[a-z]+\.[a-z_]+) "
     r"\[(?P<ids>[^\]]*)\] (?P<message>.*)$")
@@ -48,8 +51,9 @@ README = """sevres bug report
 
 Made by `sevres bug-report` on {time} (sevres {version}). Every secret sevres knows of was
 redacted (shown as ***): the database password, any setting named like password, secret,
-key or credential, SEVRES_ADMIN_PASSWORD; the admin-password file and the Fernet keys are never
-read into the report. Nothing from the database's tables is included.
+key or credential, SEVRES_ADMIN_PASSWORD, the master key; the admin-password and master key
+files are never read into the report. Nothing from the database's tables is included, so
+neither are the token keys.
 
 README.txt          this file
 version.json        sevres, Python and platform versions, and the installed versions of
@@ -107,9 +111,9 @@ def known_secrets(settings: Settings, environ: dict[str, str]) -> list[str]:
         if password:
             found.add(str(password))
     found.update(v for k, v in environ.items() if is_secret_name(k) and v)
-    paths = [settings.admin_password_file]
-    if settings.keys_dir.is_dir():
-        paths += [p for p in settings.keys_dir.iterdir() if p.name.isdigit()]
+    if settings.master_key:
+        found.add(settings.master_key)
+    paths = [settings.admin_password_file, settings.master_key_file]
     for path in paths:
         with contextlib.suppress(OSError):
             found.add(path.read_text(errors="replace").strip())

@@ -19,6 +19,16 @@ class User:
 
 
 @dataclass(frozen=True)
+class LoginRecord:
+    """What a password check needs: the user (None if unknown), the stored hash and
+    whether the user's domain is enabled."""
+
+    user: User | None
+    hashed: str | None
+    domain_enabled: bool
+
+
+@dataclass(frozen=True)
 class Group:
     id: str
     name: str

@@ -3,7 +3,9 @@
 Authentication answers every failure the same way (401, one message) and does the same
 hashing work whether or not the user exists, so the answer leaks nothing. A password
 change, an administrator's password reset and disabling a user all record a revocation
-event for the user, so every token they held stops working at once.
+event for the user, so every token they held stops working at once. Disabling a user
+also deletes their application credentials and access rules (as Keystone does); deleting
+one does too (the database cascades).
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ from typing import Any
 
 from sevres import errors
 from sevres.attributes import extra
-from sevres.identity.models import User
+from sevres.identity.models import LoginRecord, User
 from sevres.identity.passwords import PasswordHashing
 from sevres.ids import new_id, utcnow
 from sevres.resource.service import ResourceService
@@ -87,6 +89,7 @@ class IdentityService:
             self.revoke_tokens_of(tx, user.id)
         if user.enabled and not updated.enabled:
             self.revoke_tokens_of(tx, user.id)
+            tx.appcreds.delete_for_user(user.id)  # as Keystone: disabling deletes them
         return updated
 
     def delete_user(self, tx: Store, user_id: str) -> None:
@@ -114,15 +117,25 @@ class IdentityService:
         domain_name: str | None = None,
     ) -> User:
         """Check a password; any failure is the same 401 after the same hashing work."""
+        record = self.login(tx, user_id=user_id, name=name, domain_id=domain_id,
+                            domain_name=domain_name)
+        return self.check_password(record, password)
+
+    def login(self, tx: Store, *, user_id: str | None, name: str | None,
+              domain_id: str | None, domain_name: str | None) -> LoginRecord:
+        """What checking a password needs from the database (the token layer memoises
+        it, so a steady stream of logins does not read the database)."""
         user = self._find(tx, user_id, name, domain_id, domain_name)
-        hashed = tx.users.password_hash(user.id) if user is not None else None
-        valid = self.hashing.verify(hashed, password)
-        if user is None or not valid:
-            raise errors.Unauthorized()
-        if not user.enabled:
-            raise errors.Unauthorized()
+        if user is None:
+            return LoginRecord(None, None, False)
         domain = tx.projects.get(user.domain_id)
-        if domain is None or not domain.enabled:
+        return LoginRecord(user, tx.users.password_hash(user.id),
+                           domain is not None and domain.enabled)
+
+    def check_password(self, record: LoginRecord, password: str) -> User:
+        valid = self.hashing.verify(record.hashed, password)
+        user = record.user
+        if user is None or not valid or not user.enabled or not record.domain_enabled:
             raise errors.Unauthorized()
         return user
 

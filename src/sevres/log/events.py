@@ -142,11 +142,35 @@ SCHEMA_UPGRADED = _event(
     "db.upgraded", INF, "database schema at revision {revision}",
     "Migrations ran; the schema is current.")
 KEYS_CREATED = _event(
-    "keys.created", INF, "fernet key repository created in {path}",
-    "The first staged and primary Fernet keys were written.")
+    "keys.created", INF, "first staged and primary {provider} keys stored in the database",
+    "A provider had no keys; a staged and a primary key were created, wrapped with the "
+    "master key.")
 KEYS_LOADED = _event(
-    "keys.loaded", DBG, "{count} fernet keys loaded from {path}",
-    "A process loaded the Fernet key ring.")
+    "keys.loaded", DBG, "{count} {provider} keys loaded from the database",
+    "A process (re)loaded its key ring after a change.")
+KEYS_ROTATED = _event(
+    "keys.rotated", INF,
+    "{provider} keys rotated: {primary} now signs, {staged} staged, {dropped} old keys dropped",
+    "A rotation (scheduled or by 'sevres keys rotate'); every node picks it up from the "
+    "database.")
+KEYS_IMPORTED = _event(
+    "keys.imported", INF, "{count} Keystone Fernet keys imported from {path}",
+    "'sevres keys import-keystone' made a Keystone key repository this deployment's ring.")
+MASTER_KEY_CREATED = _event(
+    "keys.master_created", INF, "master key written to {path}",
+    "'sevres init' created the master key that wraps every token key; give the same key to "
+    "every node.")
+STATE_RELOADED = _event(
+    "cache.reloaded", DBG, "in-memory state reloaded at revision {authz}/{revocations}",
+    "The database revision changed (a write somewhere); caches were dropped or revocations "
+    "reloaded.")
+STATE_REFRESH_FAILED = _event(
+    "cache.refresh_failed", WRN,
+    "cannot read the database revision ({error_type}); serving from cached state",
+    "The database is unreachable; validation goes on from memory until it is back.")
+KEY_ROTATION_FAILED = _event(
+    "keys.rotation_failed", WRN, "scheduled key rotation failed ({error_type}); will retry",
+    "The scheduled rotation could not run (database unreachable or contended).")
 BOOTSTRAPPED = _event(
     "bootstrap.done", INF, "bootstrap complete: admin user {user_id}, project {project_id}",
     "Bootstrap made sure the default domain, admin, roles and identity endpoints exist.")

@@ -99,6 +99,11 @@ _GROUP_MEMBER_WRITE = (f"({RULE_ADMIN_REQUIRED}) or (role:manager and "
                        "domain_id:%(target.group.domain_id)s and "
                        "domain_id:%(target.user.domain_id)s)")
 
+# access_rule.py, application_credential.py: the owner is the user in the URL (for a
+# credential, its owner: api/appcreds.py puts that in ``user_id``).
+_ACCESS_RULE_READ = f"({SYSTEM_READER}) or user_id:%(target.user.id)s"
+_APP_CRED_READ = f"({RULE_ADMIN_REQUIRED}) or ({SYSTEM_READER}) or rule:owner"
+
 # user.py
 _USER_WRITE = (f"({RULE_ADMIN_REQUIRED}) or "
                "(role:manager and token.domain.id:%(target.user.domain_id)s)")
@@ -122,6 +127,20 @@ KEYSTONE_DEFAULTS: tuple[RuleDefault, ...] = (
     _d("domain_managed_target_role",
        "'manager':%(target.role.name)s or 'member':%(target.role.name)s"
        " or 'reader':%(target.role.name)s"),
+    # access_rule.py
+    _d("identity:get_access_rule", _ACCESS_RULE_READ, _SP, "Show access rule details."),
+    _d("identity:list_access_rules", _ACCESS_RULE_READ, _SP, "List access rules for a user."),
+    _d("identity:delete_access_rule",
+       f"({SYSTEM_ADMIN}) or user_id:%(target.user.id)s", _SP, "Delete an access_rule."),
+    # application_credential.py
+    _d("identity:get_application_credential", _APP_CRED_READ, _SP,
+       "Show application credential details."),
+    _d("identity:list_application_credentials", _APP_CRED_READ, _SP,
+       "List application credentials for a user."),
+    _d("identity:create_application_credential", "user_id:%(user_id)s", ("project",),
+       "Create an application credential."),
+    _d("identity:delete_application_credential", "rule:admin_or_owner", _SP,
+       "Delete an application credential."),
     # auth.py
     _d("identity:get_auth_catalog", "", (), "Get service catalog."),
     _d("identity:get_auth_projects", "", (),

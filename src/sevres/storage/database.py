@@ -8,8 +8,8 @@ request) become 409, and an unreachable database becomes 503: never a 500.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack, contextmanager
 from typing import Any
 
 import sqlalchemy as sa
@@ -17,7 +17,7 @@ from sqlalchemy import event
 
 from sevres import errors
 from sevres.log import emit, events
-from sevres.storage.repositories import Store
+from sevres.storage.repositories import Store, revision
 
 
 def normalise_url(url: str) -> str:
@@ -62,9 +62,18 @@ def make_engine(url: str, pool_size: int = 10) -> sa.Engine:
 
 
 class Database:
+    """The engine, and one unit of work per request.
+
+    Every committed transaction that wrote anything also bumps the revision row (see
+    :mod:`sevres.storage.repositories.revision`), so that every process learns that its
+    in-memory state is stale; ``on_commit`` callbacks get the new revision at once.
+    """
+
     def __init__(self, url: str, pool_size: int = 10) -> None:
         self.url = normalise_url(url)
         self.engine = make_engine(self.url, pool_size)
+        self.on_commit: list[Callable[[revision.Revision], None]] = []
+        event.listen(self.engine, "after_cursor_execute", _note_writes)
 
     @property
     def dialect(self) -> str:
@@ -72,37 +81,80 @@ class Database:
 
     @contextmanager
     def transaction(self, write: bool = True) -> Iterator[Store]:
-        try:
-            with self.engine.connect() as connection:
+        """One transaction, opened lazily: a request that never reads the database never
+        takes a connection. Commits only if the block completes."""
+        with ExitStack() as stack:
+            def connect() -> sa.Connection:
+                connection = stack.enter_context(self.engine.connect())
                 connection.info["write"] = write
-                with connection.begin():
-                    yield Store(connection)
-        except sa.exc.IntegrityError as error:
-            emit(events.DATABASE_CONFLICT, error_type=type(error.orig).__name__)
-            raise errors.Conflict(
-                "Conflict occurred attempting to store data: another entry with the same "
-                "unique attributes exists or the entity it refers to is gone."
-            ) from None
-        except sa.exc.DataError:  # e.g. NUL in PostgreSQL text, over-long MariaDB TEXT
-            raise errors.ValidationError(
-                "Invalid input: a value is too long, or holds characters (such as NUL), "
-                "that the identity database cannot store."
-            ) from None
-        except sa.exc.OperationalError as error:
-            if getattr(error, "connection_invalidated", False) or _is_unreachable(error):
-                raise errors.Unavailable(
-                    "The identity database is unreachable; try again shortly."
-                ) from None
-            if _is_contention(error):
-                emit(events.DATABASE_CONFLICT, error_type=type(error.orig).__name__)
-                raise errors.Conflict(
-                    "A concurrent change to the same entities won; nothing was written. "
-                    "Try the request again."
-                ) from None
-            raise
+                connection.info["changed"] = None
+                connection.begin()
+                return connection
+
+            store = Store(connect)
+            try:
+                with _mapped_errors():
+                    yield store
+                    if store.opened:
+                        self._commit(store.connection)
+            except BaseException:
+                if store.opened and store.connection.in_transaction():
+                    store.connection.rollback()
+                raise
+
+    def _commit(self, connection: sa.Connection) -> None:
+        changed = connection.info.get("changed")
+        now = revision.bump(connection, authz=changed == "authz") if changed else None
+        connection.commit()
+        if now is not None:
+            for callback in self.on_commit:
+                callback(now)
 
     def dispose(self) -> None:
         self.engine.dispose()
+
+
+def _note_writes(connection: sa.Connection, _cursor: Any, statement: str, *_: Any) -> None:
+    """Remember whether this transaction changed authorization state or only revocations
+    (the revision row's own update and Alembic's bookkeeping do not count)."""
+    verb = statement[:6].upper()
+    if verb not in ("INSERT", "UPDATE", "DELETE"):
+        return
+    head = statement[:40].lower()
+    if "revision" in head or "alembic_version" in head:
+        return
+    only_revocations = "revocation_event" in head
+    if connection.info.get("changed") != "authz":
+        connection.info["changed"] = "revocations" if only_revocations else "authz"
+
+
+@contextmanager
+def _mapped_errors() -> Iterator[None]:
+    try:
+        yield
+    except sa.exc.IntegrityError as error:
+        emit(events.DATABASE_CONFLICT, error_type=type(error.orig).__name__)
+        raise errors.Conflict(
+            "Conflict occurred attempting to store data: another entry with the same "
+            "unique attributes exists or the entity it refers to is gone."
+        ) from None
+    except sa.exc.DataError:  # e.g. NUL in PostgreSQL text, over-long MariaDB TEXT
+        raise errors.ValidationError(
+            "Invalid input: a value is too long, or holds characters (such as NUL), "
+            "that the identity database cannot store."
+        ) from None
+    except sa.exc.OperationalError as error:
+        if getattr(error, "connection_invalidated", False) or _is_unreachable(error):
+            raise errors.Unavailable(
+                "The identity database is unreachable; try again shortly."
+            ) from None
+        if _is_contention(error):
+            emit(events.DATABASE_CONFLICT, error_type=type(error.orig).__name__)
+            raise errors.Conflict(
+                "A concurrent change to the same entities won; nothing was written. "
+                "Try the request again."
+            ) from None
+        raise
 
 
 def _is_contention(error: sa.exc.OperationalError) -> bool:

@@ -175,9 +175,12 @@ revocation_event = sa.Table(
     "revocation_event", metadata,
     sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
     sa.Column("audit_id", sa.String(32), nullable=True),
+    # the first audit id of a chain of re-scoped tokens: revokes the whole chain
+    sa.Column("audit_chain_id", sa.String(32), nullable=True),
     _id("user_id", nullable=True),
     _id("project_id", nullable=True),
     _id("domain_id", nullable=True),
+    _id("app_cred_id", nullable=True),
     # milliseconds since the epoch: exact on every backend, compared with the token's.
     sa.Column("issued_before_ms", sa.BigInteger, nullable=False),
     sa.Column("revoked_at", TIMESTAMP, nullable=False),
@@ -185,5 +188,98 @@ revocation_event = sa.Table(
     sa.Index(None, "user_id"),
     sa.Index(None, "project_id"),
     sa.Index(None, "domain_id"),
+    **MYSQL,
+)
+
+# One row (id 1). Every committed write bumps ``authz`` (anything that can change an
+# authorization answer) or only ``revocations`` (a revocation event alone), in the same
+# transaction; each process compares them with its in-memory copy to know when to reload.
+revision = sa.Table(
+    "revision", metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=False),
+    sa.Column("authz", sa.BigInteger, nullable=False),
+    sa.Column("revocations", sa.BigInteger, nullable=False),
+    **MYSQL,
+)
+
+# Token signing keys, wrapped (AES-256-GCM) with the master key each node is given.
+# state: staged (accepted, not yet signing), primary (signs), secondary (only verifies).
+token_key = sa.Table(
+    "token_key", metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("provider", sa.String(16), nullable=False),
+    sa.Column("state", sa.String(16), nullable=False),
+    sa.Column("kid", sa.String(64), nullable=False),
+    sa.Column("wrapped", sa.Text, nullable=False),
+    sa.Column("public", sa.Text, nullable=True),  # JWS: the public JWK, published as JWKS
+    sa.Column("created_at", TIMESTAMP, nullable=False),
+    sa.Column("promoted_at", TIMESTAMP, nullable=True),
+    sa.Column("demoted_at", TIMESTAMP, nullable=True),
+    sa.UniqueConstraint("provider", "kid"),
+    **MYSQL,
+)
+
+# Application credentials (Keystone's four tables). A credential belongs to its user and
+# is bound to one project; its secret is stored as an argon2id hash only. Every link is
+# ON DELETE CASCADE, so deleting a user, a project or a role cleans up after itself.
+application_credential = sa.Table(
+    "application_credential", metadata,
+    _id(primary_key=True),
+    sa.Column("name", sa.String(255), nullable=False),
+    sa.Column("secret_hash", sa.String(255), nullable=False),
+    sa.Column("description", sa.Text, nullable=True),
+    sa.Column("user_id", sa.String(64),
+              sa.ForeignKey("user.id", ondelete="CASCADE", name="fk_app_cred_user"),
+              nullable=False),
+    sa.Column("project_id", sa.String(64),
+              sa.ForeignKey("project.id", ondelete="CASCADE", name="fk_app_cred_project"),
+              nullable=True),
+    sa.Column("system", sa.String(64), nullable=True),
+    sa.Column("expires_at", TIMESTAMP, nullable=True),
+    sa.Column("unrestricted", sa.Boolean, nullable=False),
+    sa.Column("created_at", TIMESTAMP, nullable=False),
+    sa.UniqueConstraint("user_id", "name"),
+    sa.Index(None, "project_id"),
+    **MYSQL,
+)
+
+application_credential_role = sa.Table(
+    "application_credential_role", metadata,
+    sa.Column("application_credential_id", sa.String(64),
+              sa.ForeignKey("application_credential.id", ondelete="CASCADE",
+                            name="fk_app_cred_role_app_cred"),
+              primary_key=True),
+    sa.Column("role_id", sa.String(64),
+              sa.ForeignKey("role.id", ondelete="CASCADE", name="fk_app_cred_role_role"),
+              primary_key=True),
+    sa.Index(None, "role_id"),
+    **MYSQL,
+)
+
+# An access rule is the user's, shared by every credential of theirs that names it.
+access_rule = sa.Table(
+    "access_rule", metadata,
+    _id(primary_key=True),
+    sa.Column("user_id", sa.String(64),
+              sa.ForeignKey("user.id", ondelete="CASCADE", name="fk_access_rule_user"),
+              nullable=False),
+    sa.Column("service", sa.String(64), nullable=False),
+    sa.Column("path", sa.String(225), nullable=False),
+    sa.Column("method", sa.String(16), nullable=False),
+    sa.UniqueConstraint("user_id", "service", "path", "method"),
+    **MYSQL,
+)
+
+application_credential_access_rule = sa.Table(
+    "application_credential_access_rule", metadata,
+    sa.Column("application_credential_id", sa.String(64),
+              sa.ForeignKey("application_credential.id", ondelete="CASCADE",
+                            name="fk_app_cred_access_rule_app_cred"),
+              primary_key=True),
+    sa.Column("access_rule_id", sa.String(64),
+              sa.ForeignKey("access_rule.id", ondelete="CASCADE",
+                            name="fk_app_cred_access_rule_rule"),
+              primary_key=True),
+    sa.Index(None, "access_rule_id"),
     **MYSQL,
 )

@@ -1,7 +1,8 @@
 """The token payload: only what is needed to rebuild the token, nothing that can change.
 
 A payload is a msgpack array ``[scope_kind, user, methods, scope_id, issued_ms,
-expires_ms, audit_ids]``. Ids that are UUID hex are packed as their 16 bytes (as Keystone
+expires_ms, audit_ids]``, with an eighth element, the application credential's id, only
+when the token was issued for one. Ids that are UUID hex are packed as their 16 bytes (as Keystone
 does), others as text; methods are a bit mask; audit ids are 16 random bytes each. Roles
 and the catalog are *not* in the token: they are recomputed at validation, so a removed
 role or a disabled project takes effect at once. Encrypted with Fernet and stripped of
@@ -42,6 +43,7 @@ class Payload:
     issued_ms: int
     expires_ms: int
     audit_ids: tuple[str, ...]
+    app_cred_id: str | None = None  # set when the token came from an application credential
 
 
 def new_audit_id() -> str:
@@ -68,11 +70,31 @@ def _pack_id(value: str) -> bytes | str:
 
 
 def _unpack_id(value: object) -> str:
-    if isinstance(value, bytes):
+    if isinstance(value, bytes) and len(value) == 16:
         return value.hex()
-    if isinstance(value, str):
+    if isinstance(value, str) and 0 < len(value) <= 64 and value.isascii() and value.isprintable():
         return value
-    raise MalformedToken("id of unexpected type")
+    raise MalformedToken("id of unexpected type or form")
+
+
+def _int(value: object) -> int:
+    if type(value) is not int or not 0 <= value < 2**53:
+        raise MalformedToken("number out of range")
+    return value
+
+
+def _canonical(token: str) -> bytes:
+    """The token's bytes, padded for decryption, if it is written the one way this
+    deployment writes it (URL-safe alphabet, no padding, no stray bits); several strings
+    for one token would defeat anything keyed on the token string."""
+    padded = (token + "=" * (-len(token) % 4)).encode()
+    try:
+        raw = base64.b64decode(padded, altchars=b"-_", validate=True)
+    except ValueError:
+        raise MalformedToken("not URL-safe base64") from None
+    if _b64(raw) != token:
+        raise MalformedToken("not in canonical form")
+    return padded
 
 
 def _methods_mask(methods: tuple[str, ...]) -> int:
@@ -84,7 +106,7 @@ def _methods_list(mask: int) -> tuple[str, ...]:
 
 
 def encode(payload: Payload, ring: MultiFernet) -> str:
-    body = msgpack.packb([
+    fields: list[object] = [
         int(payload.scope),
         _pack_id(payload.user_id),
         _methods_mask(payload.methods),
@@ -92,26 +114,40 @@ def encode(payload: Payload, ring: MultiFernet) -> str:
         payload.issued_ms,
         payload.expires_ms,
         [_unb64(a) for a in payload.audit_ids],
-    ])
+    ]
+    if payload.app_cred_id is not None:
+        fields.append(_pack_id(payload.app_cred_id))
+    body = msgpack.packb(fields)
     return ring.encrypt(body).decode().rstrip("=")
 
 
 def decode(token: str, ring: MultiFernet) -> Payload:
     if not token or len(token) > MAX_TOKEN_LENGTH or not token.isascii():
         raise MalformedToken("token of impossible length or alphabet")
-    padded = token + "=" * (-len(token) % 4)
+    padded = _canonical(token)
     try:
-        body = ring.decrypt(padded.encode())
+        body = ring.decrypt(padded)
         fields = msgpack.unpackb(body)
-        kind, user, mask, scope_id, issued, expires, audits = fields
+        if not isinstance(fields, list) or len(fields) not in (7, 8):
+            raise ValueError("payload of unexpected shape")
+        kind, user, mask, scope_id, issued, expires, audits = fields[:7]
+        app_cred = fields[7] if len(fields) == 8 else None
+        if (not isinstance(audits, list) or not 1 <= len(audits) <= 2
+                or not all(isinstance(a, bytes) and len(a) == 16 for a in audits)):
+            raise ValueError("audit ids of unexpected form")
+        scope = ScopeKind(_int(kind))
+        if (scope_id is None) != (scope is ScopeKind.UNSCOPED):
+            raise ValueError("scope without id, or id without scope")
         return Payload(
             user_id=_unpack_id(user),
-            methods=_methods_list(int(mask)),
-            scope=ScopeKind(kind),
+            methods=_methods_list(_int(mask)),
+            scope=scope,
             scope_id=None if scope_id is None else _unpack_id(scope_id),
-            issued_ms=int(issued),
-            expires_ms=int(expires),
+            issued_ms=_int(issued),
+            expires_ms=_int(expires),
             audit_ids=tuple(_b64(a) for a in audits),
+            app_cred_id=None if app_cred is None else _unpack_id(app_cred),
         )
-    except (InvalidToken, ValueError, TypeError, msgpack.UnpackException) as error:
+    except (InvalidToken, ValueError, TypeError, OverflowError,
+            msgpack.UnpackException) as error:
         raise MalformedToken(type(error).__name__) from None

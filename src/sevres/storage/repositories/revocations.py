@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime
+from typing import Any
 
 import sqlalchemy as sa
 
@@ -16,23 +17,23 @@ class RevocationRepository:
         self._c = connection
 
     def add(self, *, issued_before_ms: int, now: datetime.datetime, audit_id: str | None = None,
-            user_id: str | None = None, project_id: str | None = None,
-            domain_id: str | None = None) -> None:
+            audit_chain_id: str | None = None, user_id: str | None = None,
+            project_id: str | None = None, domain_id: str | None = None,
+            app_cred_id: str | None = None) -> None:
         self._c.execute(sa.insert(t).values(
-            audit_id=audit_id, user_id=user_id, project_id=project_id, domain_id=domain_id,
+            audit_id=audit_id, audit_chain_id=audit_chain_id, user_id=user_id,
+            project_id=project_id, domain_id=domain_id, app_cred_id=app_cred_id,
             issued_before_ms=issued_before_ms, revoked_at=now,
         ))
 
-    def is_revoked(self, *, audit_id: str, user_id: str, project_id: str | None,
-                   domain_ids: list[str], issued_at_ms: int) -> bool:
-        """True when an event recorded at or after the token's issue names the token's
-        audit id, its user, its project, or a domain it depends on (its scope's or its
-        user's)."""
-        match = sa.or_(t.c.audit_id == audit_id, t.c.user_id == user_id,
-                       t.c.domain_id.in_(domain_ids))
-        if project_id is not None:
-            match = sa.or_(match, t.c.project_id == project_id)
-        row = self._c.execute(
-            sa.select(t.c.id).where(match, t.c.issued_before_ms >= issued_at_ms).limit(1)
-        ).first()
-        return row is not None
+    def fetch_all(self) -> list[dict[str, Any]]:
+        """Every event (they are few: each is dropped once no token it names can live)."""
+        return [dict(row._mapping) for row in self._c.execute(sa.select(t))]
+
+    def any_before(self, revoked_before: datetime.datetime) -> bool:
+        query = sa.select(t.c.id).where(t.c.revoked_at < revoked_before).limit(1)
+        return self._c.execute(query).first() is not None
+
+    def prune(self, revoked_before: datetime.datetime) -> int:
+        result = self._c.execute(sa.delete(t).where(t.c.revoked_at < revoked_before))
+        return int(result.rowcount or 0)

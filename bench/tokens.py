@@ -1,0 +1,1236 @@
+"""Token throughput and latency under load: sevres next to the reference Keystone, with wrk.
+
+One run starts a fresh sevres (``sevres init``, ``sevres bootstrap``, ``sevres serve``, in a
+temporary state folder, SQLite) and the reference Keystone 30 (the anchor's ``start.sh``,
+unless one already answers on its port; stopped again at the end only if this run started
+it), both with the same number of workers, and drives each with wrk (``-t2 -c8 --latency``,
+Lua scripts written to a temporary folder) for the same duration:
+
+1. validate one token again and again (GET /v3/auth/tokens);
+2. validate cycling over --tokens distinct tokens (issued first by re-scoping);
+3. re-scope with the token method (POST /v3/auth/tokens, 201);
+4. password login, sevres's argon2id calibrated to cost at least Keystone's bcrypt-12;
+5. validation latency while a second wrk floods password logins;
+6. sevres alone on a large database (users, projects, role assignments bulk-inserted):
+   scenarios 1 and 2 again, and the resident memory of each worker process.
+
+Every scenario first checks one sample request of each system for the expected status;
+wrk's non-2xx and socket-error counts are printed, and a run with any is flagged. It is a
+measurement, not a test: the exit code is 0 whatever the figures, non-zero only when a
+server does not start or a sanity check fails.
+
+    .venv/bin/python bench/tokens.py [--quick] [--workers 2] [--duration 10] [--tokens 3000]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import random
+import re
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import ExitStack, suppress
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+import sqlalchemy as sa
+from argon2 import PasswordHasher, Type
+
+from sevres import config
+from sevres.ids import new_id, utcnow
+from sevres.storage import tables
+from sevres.storage.repositories import jsoncol
+
+ROOT = Path(__file__).resolve().parent.parent
+SEVRES = Path(sys.executable).parent / "sevres"
+ANCHOR = Path(os.environ.get("SEVRES_KEYSTONE_ANCHOR")
+              or ROOT.parent / "shared" / "anchors" / "keystone")
+KEYSTONE_HOME = Path(os.environ.get("KEYSTONE_HOME", "/tmp/keystone-anchor"))
+KEYSTONE_PORT = int(os.environ.get("KEYSTONE_PORT", "5001"))
+KEYSTONE_PASSWORD = os.environ.get("KEYSTONE_ADMIN_PASSWORD", "secret")  # local only
+SEVRES_PASSWORD = "bench-admin-Pa55word"  # a throwaway server's admin, local only
+USER_PASSWORD = "bench-user-Pa55word"
+WRK = shutil.which("wrk") or "/usr/bin/wrk"
+WRK_THREADS = 2
+WRK_CONNECTIONS = 8
+FLOOD_CONNECTIONS = 4
+BCRYPT_COST = 12  # Keystone's default [identity] password_hash_rounds for bcrypt
+LOGIN_USERS = 10  # loaded users given a password, whose tokens scenario 6 validates
+TOKEN_PATH = "/v3/auth/tokens"
+
+# targets, printed next to the figures
+RATE_TARGET = 10.0  # sevres/Keystone requests/s for validation and re-scope
+PASSWORD_TARGET = 1.0  # sevres/Keystone requests/s for password logins at equal hash cost
+P99_TARGET_MS = 5.0  # sevres validation p99
+FLOOD_TARGET = 2.0  # validation p99 under a login flood / unloaded
+RSS_TARGET_MB = 150.0  # per worker, on the large database
+
+
+class BenchError(Exception):
+    """A server did not start or a sanity check failed: the run stops, exit code 2."""
+
+
+def say(text: str = "") -> None:
+    print(text, flush=True)
+
+
+def loadavg() -> str:
+    return "/".join(f"{x:.2f}" for x in os.getloadavg())
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def answers(url: str) -> bool:
+    try:
+        return httpx.get(f"{url}/v3", timeout=2).status_code == 200
+    except httpx.HTTPError:
+        return False
+
+
+def tail(path: Path, lines: int = 30) -> str:
+    try:
+        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
+    except OSError:
+        return "(missing)"
+
+
+# -- processes and memory ------------------------------------------------------------------
+def children(pid: int) -> list[int]:
+    found: list[int] = []
+    for task in Path(f"/proc/{pid}/task").glob("*"):
+        with suppress(OSError):
+            found += [int(c) for c in (task / "children").read_text().split()]
+    return found
+
+
+def cmdline(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode().strip()
+    except OSError:
+        return ""
+
+
+def memory_kib(pid: int) -> tuple[int, int]:
+    """(VmRSS, VmHWM) in KiB, or (0, 0) if the process is gone."""
+    values = {"VmRSS": 0, "VmHWM": 0}
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            key, _, rest = line.partition(":")
+            if key in values:
+                values[key] = int(rest.split()[0])
+    except OSError:
+        pass
+    return values["VmRSS"], values["VmHWM"]
+
+
+def mib(kib: int) -> float:
+    return kib / 1024
+
+
+def cpu_seconds(pids: Sequence[int]) -> float:
+    """User and system CPU time the processes have used so far."""
+    ticks = 0
+    for pid in pids:
+        with suppress(OSError, IndexError, ValueError):
+            fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+            ticks += int(fields[11]) + int(fields[12])  # utime, stime
+    return ticks / os.sysconf("SC_CLK_TCK")
+
+
+def settle(pids: Sequence[int], timeout: float = 60) -> bool:
+    """Wait until the server's workers are idle: requests of a finished wrk run whose
+    connections closed may still be queued or running (a sync worker hashes every password
+    it accepted), and would slow down the next run."""
+    deadline = time.monotonic() + timeout
+    quiet = 0
+    used = cpu_seconds(pids)
+    while quiet < 2 and time.monotonic() < deadline:
+        time.sleep(0.25)
+        now = cpu_seconds(pids)
+        quiet = quiet + 1 if now - used < 0.025 else 0  # under 10% of a core
+        used = now
+    if quiet < 2:
+        say(f"  (note: the server's workers were still busy {timeout:g} s after a run)")
+    return quiet >= 2
+
+
+# -- the systems under test ----------------------------------------------------------------
+@dataclass
+class Side:
+    """One system as the scenarios see it: where it is and the tokens it issued."""
+
+    name: str
+    url: str
+    admin_password: str
+    workers: Callable[[], list[int]]  # the server's worker processes, for settle()
+    admin_token: str = ""
+    admin_project_id: str = ""
+    subject_token: str = ""  # a project-scoped token, re-scoped from the admin token
+
+    def password_body(self) -> dict[str, Any]:
+        return {"auth": {
+            "identity": {"methods": ["password"], "password": {"user": {
+                "name": "admin", "domain": {"id": "default"}, "password": self.admin_password}}},
+            "scope": {"project": {"id": self.admin_project_id}}}}
+
+    def login(self) -> None:
+        """The admin's project-scoped token, and a second one re-scoped from it."""
+        with httpx.Client(base_url=self.url, timeout=60) as client:
+            response = call(client, f"{self.name}: admin login", "POST", TOKEN_PATH, 201,
+                            json={"auth": {
+                "identity": {"methods": ["password"], "password": {"user": {
+                    "name": "admin", "domain": {"id": "default"},
+                    "password": self.admin_password}}},
+                "scope": {"project": {"name": "admin", "domain": {"id": "default"}}}}})
+            self.admin_token = response.headers["X-Subject-Token"]
+            self.admin_project_id = response.json()["token"]["project"]["id"]
+            self.subject_token = rescope(client, self.admin_token, self.admin_project_id)
+
+
+def rescope_body(token: str, project_id: str) -> dict[str, Any]:
+    return {"auth": {"identity": {"methods": ["token"], "token": {"id": token}},
+                     "scope": {"project": {"id": project_id}}}}
+
+
+class Retries:
+    """Setup requests that sevres answered 409 ("a concurrent change won ... try the request
+    again") and that were retried, as its message asks; reported with the setup time."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self.count = 0
+
+    def take(self) -> int:
+        with self._lock:
+            count, self.count = self.count, 0
+            return count
+
+    def add(self) -> None:
+        with self._lock:
+            self.count += 1
+
+
+RETRIES = Retries()
+
+
+def call(client: httpx.Client, what: str, method: str, path: str, expected: int,
+         attempts: int = 5, **kwargs: Any) -> httpx.Response:
+    """A setup request; a 409 is retried (counted in RETRIES), any other surprise stops
+    the run."""
+    for attempt in range(attempts):
+        response = client.request(method, path, **kwargs)
+        if response.status_code != 409 or attempt == attempts - 1:
+            break
+        RETRIES.add()
+        time.sleep(0.05 * (attempt + 1))
+    if response.status_code != expected:
+        raise BenchError(f"{what} answered {response.status_code} (expected {expected}): "
+                         f"{response.text[:300]}")
+    return response
+
+
+def rescope(client: httpx.Client, token: str, project_id: str) -> str:
+    response = call(client, "re-scope", "POST", TOKEN_PATH, 201,
+                    json=rescope_body(token, project_id))
+    return response.headers["X-Subject-Token"]
+
+
+def issue_many(url: str, pairs: Sequence[tuple[str, str]], parallel: int = 8) -> list[str]:
+    """One token per (token, project) pair, re-scoped with the token method, in parallel."""
+    chunks = [pairs[i::parallel] for i in range(parallel)]
+
+    def issue(chunk: Sequence[tuple[str, str]]) -> list[str]:
+        with httpx.Client(base_url=url, timeout=60) as client:
+            return [rescope(client, token, project) for token, project in chunk]
+
+    with ThreadPoolExecutor(parallel) as pool:
+        return [token for tokens in pool.map(issue, chunks) for token in tokens]
+
+
+@dataclass
+class SevresServer:
+    """``sevres serve`` on a state folder, in its own session; stopped by its pid."""
+
+    state_dir: Path
+    env: dict[str, str]
+    workers: int
+    port: int = 0
+    process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def log_path(self) -> Path:
+        return self.state_dir / "server.log"
+
+    @classmethod
+    def create(cls, state_dir: Path, workers: int, **settings: str) -> SevresServer:
+        """A fresh state folder: ``sevres init`` and ``sevres bootstrap``."""
+        state_dir.mkdir(parents=True)
+        env = {k: v for k, v in os.environ.items() if not k.startswith("SEVRES_")}
+        env.update({"SEVRES_STATE_DIR": str(state_dir), "SEVRES_ADMIN_PASSWORD": SEVRES_PASSWORD,
+                    "SEVRES_LOG_LEVEL": "warning", **settings})
+        server = cls(state_dir, env, workers)
+        for command in (["init"], ["bootstrap"]):
+            done = subprocess.run([str(SEVRES), *command], env=env, capture_output=True,
+                                  text=True, timeout=300, check=False)
+            if done.returncode != 0:
+                raise BenchError(f"sevres {command[0]} exited {done.returncode}:\n"
+                                 f"{done.stdout}{done.stderr}")
+        return server
+
+    @property
+    def database_url(self) -> str:
+        return f"sqlite:///{self.state_dir / 'sevres.db'}"
+
+    def start(self) -> None:
+        self.port = free_port()
+        with self.log_path.open("ab") as log:
+            self.process = subprocess.Popen(
+                [str(SEVRES), "serve", "--port", str(self.port), "--workers", str(self.workers)],
+                env=self.env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+        deadline = time.monotonic() + 90
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise BenchError(f"sevres serve exited {self.process.returncode}:\n"
+                                 f"{tail(self.log_path)}")
+            if answers(self.url) and len(self.worker_pids()) >= min(self.workers, 2):
+                return
+            time.sleep(0.2)
+        self.stop()
+        raise BenchError(f"sevres did not answer within 90 s:\n{tail(self.log_path)}")
+
+    def worker_pids(self) -> list[int]:
+        """uvicorn's worker processes (the server process itself with one worker)."""
+        if self.process is None:
+            return []
+        if self.workers == 1:
+            return [self.process.pid]
+        return [pid for pid in children(self.process.pid) if "spawn_main" in cmdline(pid)]
+
+    def stop(self) -> None:
+        if self.process is None:
+            return
+        workers = self.worker_pids()
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        for pid in workers:  # only the workers this server started, should any remain
+            with suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+        self.process = None
+
+
+@dataclass
+class Keystone:
+    """The reference Keystone: reused when it already answers, else started by start.sh."""
+
+    url: str
+    started: bool
+    workers: int  # gunicorn workers seen running
+
+    @classmethod
+    def bring_up(cls, workers: int) -> Keystone:
+        url = f"http://127.0.0.1:{KEYSTONE_PORT}"
+        if answers(url):
+            return cls(url, False, len(cls.worker_pids()))
+        first = "" if (KEYSTONE_HOME / "venv" / "bin" / "gunicorn").exists() else (
+            ", which installs it first: minutes")
+        say(f"starting Keystone with {ANCHOR / 'start.sh'}{first}...")
+        env = {**os.environ, "KEYSTONE_PORT": str(KEYSTONE_PORT), "KEYSTONE_WORKERS": str(workers),
+               "KEYSTONE_ADMIN_PASSWORD": KEYSTONE_PASSWORD}
+        try:
+            result = subprocess.run(["bash", str(ANCHOR / "start.sh")], env=env, timeout=900,
+                                    capture_output=True, text=True, check=False)
+        except subprocess.TimeoutExpired as error:
+            raise BenchError(f"Keystone's start.sh did not finish in 15 minutes: {error}\n"
+                             f"--- pip.log ---\n{tail(KEYSTONE_HOME / 'pip.log')}") from None
+        keystone = cls(url, True, 0)
+        if result.returncode != 0 or not answers(url):
+            keystone.stop()
+            raise BenchError(
+                f"Keystone's start.sh ({ANCHOR}) exited {result.returncode}\n"
+                f"{result.stdout}{result.stderr}\n"
+                f"--- gunicorn.log ---\n{tail(KEYSTONE_HOME / 'gunicorn.log')}")
+        deadline = time.monotonic() + 30
+        while len(cls.worker_pids()) < workers and time.monotonic() < deadline:
+            time.sleep(0.2)
+        keystone.workers = len(cls.worker_pids())
+        return keystone
+
+    @staticmethod
+    def worker_pids() -> list[int]:
+        """gunicorn's workers, children of the pid start.sh recorded."""
+        try:
+            master = int((KEYSTONE_HOME / "gunicorn.pid").read_text().split()[0])
+        except (OSError, ValueError, IndexError):
+            return []
+        return [pid for pid in children(master) if "gunicorn" in cmdline(pid)]
+
+    def stop(self) -> None:
+        if self.started:
+            subprocess.run(["bash", str(ANCHOR / "stop.sh")], timeout=60, capture_output=True,
+                           check=False, env={**os.environ, "KEYSTONE_HOME": str(KEYSTONE_HOME)})
+
+
+# -- password hashing cost -----------------------------------------------------------------
+@dataclass(frozen=True)
+class HashCost:
+    wall_ms: float
+    cpu_ms: float
+
+
+def bcrypt_cost() -> tuple[HashCost, str]:
+    """One bcrypt cost-12 hash, median of 5, timed in the Keystone venv's Python (or in a
+    throwaway venv with bcrypt under /tmp if that has none)."""
+    program = (
+        "import bcrypt, json, statistics, time\n"
+        "wall, cpu = [], []\n"
+        "for _ in range(5):\n"
+        "    t, c = time.perf_counter(), time.process_time()\n"
+        f"    bcrypt.hashpw(b'bench-Pa55word', bcrypt.gensalt({BCRYPT_COST}))\n"
+        "    wall.append(time.perf_counter() - t); cpu.append(time.process_time() - c)\n"
+        "print(json.dumps([statistics.median(wall), statistics.median(cpu)]))\n")
+    pythons = [KEYSTONE_HOME / "venv" / "bin" / "python",
+               Path("/tmp/sevres-bench-bcrypt/bin/python")]
+    for python in pythons:
+        if python.exists():
+            done = subprocess.run([str(python), "-c", program], capture_output=True, text=True,
+                                  timeout=120, check=False)
+            if done.returncode == 0:
+                wall, cpu = json.loads(done.stdout)
+                return HashCost(wall * 1000, cpu * 1000), str(python)
+    venv = pythons[-1].parent.parent
+    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True, timeout=300)
+    subprocess.run([str(venv / "bin" / "pip"), "install", "-q", "bcrypt"], check=True,
+                   timeout=600)
+    done = subprocess.run([str(pythons[-1]), "-c", program], capture_output=True, text=True,
+                          timeout=120, check=True)
+    wall, cpu = json.loads(done.stdout)
+    return HashCost(wall * 1000, cpu * 1000), str(pythons[-1])
+
+
+def argon2_cost(time_cost: int, memory_kib: int, parallelism: int, repeat: int = 5) -> HashCost:
+    hasher = PasswordHasher(time_cost=time_cost, memory_cost=memory_kib,
+                            parallelism=parallelism, type=Type.ID)
+    wall: list[float] = []
+    cpu: list[float] = []
+    for _ in range(repeat):
+        t, c = time.perf_counter(), time.process_time()
+        hasher.hash("bench-Pa55word")
+        wall.append(time.perf_counter() - t)
+        cpu.append(time.process_time() - c)
+    return HashCost(statistics.median(wall) * 1000, statistics.median(cpu) * 1000)
+
+
+def keystone_hash_prefix() -> str:
+    """The cost prefix of the admin's stored hash in Keystone's SQLite database ($2b$12$)."""
+    import sqlite3
+
+    path = KEYSTONE_HOME / "keystone.db"
+    if not path.exists():
+        return "n/a"
+    try:
+        with sqlite3.connect(f"file:{path}?mode=ro", uri=True) as db:
+            row = db.execute("SELECT password_hash FROM password LIMIT 1").fetchone()
+    except sqlite3.Error:
+        return "n/a"
+    return "$".join(str(row[0]).split("$")[:3]) + "$" if row else "n/a"
+
+
+@dataclass(frozen=True)
+class Argon2Choice:
+    time_cost: int
+    memory_kib: int
+    parallelism: int
+    cost: HashCost
+    default_cost: HashCost
+    defaults: tuple[int, int, int]
+
+
+def calibrate_argon2(target: HashCost, by: str) -> Argon2Choice:
+    """The smallest time_cost, at sevres's default memory and parallelism, whose hash costs
+    at least as much as bcrypt-12's: in CPU time (``by="cpu"``, the work of one hash, which
+    is what a login costs on a busy machine) or in wall time (``by="wall"``, which argon2's
+    parallel lanes shorten when a core is idle)."""
+    nowhere = Path(tempfile.gettempdir()) / "sevres-bench-no-such-state"  # defaults only
+    defaults = config.load({"SEVRES_STATE_DIR": str(nowhere)})
+    memory, lanes = defaults.argon2_memory_kib, defaults.argon2_parallelism
+    default_cost = argon2_cost(defaults.argon2_time_cost, memory, lanes)
+    for time_cost in range(1, 21):
+        cost = argon2_cost(time_cost, memory, lanes)
+        if (cost.cpu_ms >= target.cpu_ms) if by == "cpu" else (cost.wall_ms >= target.wall_ms):
+            break
+    return Argon2Choice(time_cost, memory, lanes, cost, default_cost,
+                        (defaults.argon2_time_cost, memory, lanes))
+
+
+# -- wrk -------------------------------------------------------------------------------------
+def lua_string(text: str) -> str:
+    if not text.isascii() or any(c in text for c in "\r\n"):
+        raise ValueError("only single-line ASCII goes into the Lua scripts")
+    return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+DONE_LUA = """
+function done(summary, latency, requests)
+  local e = summary.errors
+  io.write(string.format('BENCH {"requests": %.0f, "duration_us": %.0f, "p50_us": %.0f, '
+    .. '"p99_us": %.0f, "max_us": %.0f, "status": %.0f, "connect": %.0f, "read": %.0f, '
+    .. '"write": %.0f, "timeout": %.0f}\\n',
+    summary.requests, summary.duration, latency:percentile(50), latency:percentile(99),
+    latency.max, e.status, e.connect, e.read, e.write, e.timeout))
+end
+"""
+
+
+@dataclass
+class Scripts:
+    """The Lua scripts of one system's scenarios, written once to a folder."""
+
+    folder: Path
+
+    def write(self, name: str, body: str) -> Path:
+        path = self.folder / f"{name}.lua"
+        path.write_text(body + DONE_LUA)
+        return path
+
+    def validate_one(self, name: str, auth: str, subject: str) -> Path:
+        return self.write(name, f"""
+wrk.method = "GET"
+wrk.path = "{TOKEN_PATH}"
+wrk.headers["X-Auth-Token"] = {lua_string(auth)}
+wrk.headers["X-Subject-Token"] = {lua_string(subject)}
+""")
+
+    def validate_cycle(self, name: str, auth: str, tokens: Sequence[str]) -> Path:
+        table = self.folder / f"{name}-tokens.lua"
+        table.write_text("return {\n" + ",\n".join(lua_string(t) for t in tokens) + "\n}\n")
+        return self.write(name, f"""
+local next_index = 0
+function setup(thread)
+  thread:set("thread_index", next_index)
+  next_index = next_index + 1
+end
+function init(args)
+  tokens = dofile({lua_string(str(table))})
+  -- threads start evenly spread over the list, so they never validate in lockstep
+  position = (thread_index * math.floor(#tokens / {WRK_THREADS}) + thread_index * 7) % #tokens
+  headers = {{["X-Auth-Token"] = {lua_string(auth)}}}
+end
+function request()
+  position = position % #tokens + 1
+  headers["X-Subject-Token"] = tokens[position]
+  return wrk.format("GET", "{TOKEN_PATH}", headers)
+end
+""")
+
+    def post(self, name: str, body: dict[str, Any]) -> Path:
+        return self.write(name, f"""
+wrk.method = "POST"
+wrk.path = "{TOKEN_PATH}"
+wrk.headers["Content-Type"] = "application/json"
+wrk.body = {lua_string(json.dumps(body, separators=(",", ":")))}
+""")
+
+
+@dataclass(frozen=True)
+class Run:
+    """One wrk run's figures."""
+
+    requests: int
+    seconds: float
+    p50_ms: float
+    p99_ms: float
+    max_ms: float
+    non_2xx: int
+    socket_errors: int
+    connections: int
+
+    @property
+    def rate(self) -> float:
+        return self.requests / self.seconds if self.seconds else 0.0
+
+    @property
+    def errors(self) -> int:
+        return self.non_2xx + self.socket_errors
+
+
+def start_wrk(url: str, script: Path, seconds: float, connections: int) -> subprocess.Popen[str]:
+    threads = min(WRK_THREADS, connections)
+    return subprocess.Popen(
+        [WRK, f"-t{threads}", f"-c{connections}", f"-d{max(1, round(seconds))}s", "--latency",
+         "--timeout", "10s", "-s", str(script), url + TOKEN_PATH],
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+
+
+def finish_wrk(process: subprocess.Popen[str], connections: int) -> Run:
+    output, _ = process.communicate()
+    line = next((x for x in output.splitlines() if x.startswith("BENCH ")), None)
+    if process.returncode != 0 or line is None:
+        raise BenchError(f"wrk exited {process.returncode}:\n{output}")
+    figures = json.loads(line.removeprefix("BENCH "))
+    return Run(int(figures["requests"]), figures["duration_us"] / 1e6, figures["p50_us"] / 1000,
+               figures["p99_us"] / 1000, figures["max_us"] / 1000, int(figures["status"]),
+               int(figures["connect"] + figures["read"] + figures["write"] + figures["timeout"]),
+               connections)
+
+
+def wrk(side: Side, script: Path, seconds: float, connections: int = WRK_CONNECTIONS,
+        warmup: float = 0) -> Run:
+    """A warm-up run (not counted), then the measured run; the server settles after each."""
+    if warmup > 0:
+        finish_wrk(start_wrk(side.url, script, warmup, connections), connections)
+        settle(side.workers())
+    run = finish_wrk(start_wrk(side.url, script, seconds, connections), connections)
+    settle(side.workers())
+    return run
+
+
+# -- keep-alive probe ------------------------------------------------------------------------
+def keepalive_probe(url: str, repeat: int = 20) -> tuple[float, float]:
+    """Median ms of GET /v3 sent one after the other on one kept-alive connection, and on a
+    new connection each. A reused connection some 40 ms slower than a new one is Nagle's
+    algorithm meeting the client's delayed ACK: the server's accepted sockets lack
+    TCP_NODELAY, and every wrk figure of that server is bounded by it."""
+    def timed(client: httpx.Client) -> float:
+        started = time.perf_counter()
+        client.get(f"{url}/v3").raise_for_status()
+        return (time.perf_counter() - started) * 1000
+
+    with httpx.Client(timeout=10) as client:
+        timed(client)
+        reused = statistics.median(timed(client) for _ in range(repeat))
+    fresh: list[float] = []
+    for _ in range(repeat):
+        with httpx.Client(timeout=10) as client:
+            fresh.append(timed(client))
+    return reused, statistics.median(fresh)
+
+
+# -- sanity checks -------------------------------------------------------------------------
+def check(side: Side, what: str, method: str, expected: int, headers: dict[str, str],
+          body: dict[str, Any] | None = None) -> None:
+    """The request a scenario sends, once, must answer the expected status."""
+    with httpx.Client(base_url=side.url, timeout=60) as client:
+        response = client.request(method, TOKEN_PATH, headers=headers, json=body)
+    if response.status_code != expected:
+        raise BenchError(f"sanity check failed: {side.name} {what} answered "
+                         f"{response.status_code}, expected {expected}: {response.text[:300]}")
+
+
+def check_validation(side: Side, what: str, auth: str, subjects: Sequence[str]) -> None:
+    for subject in subjects:
+        check(side, what, "GET", 200, {"X-Auth-Token": auth, "X-Subject-Token": subject})
+
+
+# -- metrics: does validation reach the database? ------------------------------------------
+METRIC_LINE = re.compile(r"^(sevres_[a-z_]+)(\{[^}]*\})?\s+([0-9.eE+-]+)$")
+
+
+def scrape(url: str) -> dict[str, float]:
+    try:
+        text = httpx.get(f"{url}/metrics", timeout=10).text
+    except httpx.HTTPError:
+        return {}
+    found: dict[str, float] = {}
+    for line in text.splitlines():
+        match = METRIC_LINE.match(line)
+        if match:
+            found[match.group(1) + (match.group(2) or "")] = float(match.group(3))
+    return found
+
+
+def database_use(before: dict[str, float], after: dict[str, float]) -> str:
+    """What the server's own counters say about database use during a validation run: a
+    counter of database queries if it has one, else its token-validation cache counters."""
+    def delta(pattern: str) -> float:
+        return sum(after.get(k, 0) - before.get(k, 0)
+                   for k in after if re.search(pattern, k))
+
+    queries = r"^sevres_(db|database|sql)\w*_total"
+    if any(re.match(queries, k) for k in after):
+        return f"{delta(queries):.0f} database queries counted"
+    hits = delta(r'^sevres_cache_requests_total\{.*cache="token_validation".*result="hit"')
+    misses = delta(r'^sevres_cache_requests_total\{.*cache="token_validation".*result="miss"')
+    if hits == 0 and misses == 0:
+        return ("n/a (no database-query counter on /metrics; the token-validation cache "
+                "counters stayed at zero)")
+    verdict = "no" if misses == 0 else "yes"
+    return (f"{verdict}: token-validation cache {hits:.0f} hits, {misses:.0f} misses "
+            f"({100 * misses / (hits + misses):.2f}% reach the database)")
+
+
+# -- report ----------------------------------------------------------------------------------
+@dataclass
+class Report:
+    flagged: list[str] = field(default_factory=list)
+    targets: list[tuple[str, str, str]] = field(default_factory=list)  # what, figure, verdict
+
+    def flag(self, scenario: str, name: str, run: Run) -> None:
+        if run.errors:
+            text = (f"{scenario}, {name}: {run.non_2xx} non-2xx/3xx responses and "
+                    f"{run.socket_errors} socket errors out of {run.requests} requests")
+            self.flagged.append(text)
+            say(f"  !!!!! ERRORS: {text}. THESE FIGURES ARE NOT VALID. !!!!!")
+
+    def target(self, what: str, figure: str, met: bool) -> str:
+        verdict = "met" if met else "NOT met"
+        self.targets.append((what, figure, verdict))
+        return verdict
+
+
+    def summary(self) -> None:
+        width = max((len(what) for what, _, _ in self.targets), default=0)
+        for what, figure, verdict in self.targets:
+            say(f"  {what:<{width}}  {figure:<40} {verdict}")
+        if self.flagged:
+            say("\n!!!!! RUNS WITH ERRORS (their figures are not valid):")
+            for text in self.flagged:
+                say(f"  - {text}")
+        else:
+            say("\nno run had a non-2xx response or a socket error")
+
+
+def retried(count: int) -> str:
+    return (f"; !! {count} requests answered 409 (concurrent change) and were retried"
+            if count else "")
+
+
+def ratio(a: float, b: float) -> str:
+    return f"{a / b:.2f}x" if b else "n/a"
+
+
+def compare(report: Report, title: str, runs: dict[str, Run], rate_target: float,
+            p99_target: bool) -> None:
+    """sevres and Keystone side by side; ratio = sevres/Keystone."""
+    s, k = runs["sevres"], runs["Keystone"]
+    say(f"  {'':<18}{'sevres':>12}{'Keystone':>12}{'sevres/KS':>11}   target")
+    rate_ok = report.target(f"{title}: requests/s sevres/Keystone",
+                            f"{ratio(s.rate, k.rate)} (target >= {rate_target:g}x)",
+                            k.rate > 0 and s.rate / k.rate >= rate_target)
+    say(f"  {'requests/s':<18}{s.rate:>12.1f}{k.rate:>12.1f}{ratio(s.rate, k.rate):>11}   "
+        f">= {rate_target:g}x: {rate_ok}")
+    say(f"  {'p50 latency ms':<18}{s.p50_ms:>12.2f}{k.p50_ms:>12.2f}"
+        f"{ratio(s.p50_ms, k.p50_ms):>11}")
+    p99_note = ""
+    if p99_target:
+        p99_ok = report.target(f"{title}: sevres p99", f"{s.p99_ms:.2f} ms (target < "
+                               f"{P99_TARGET_MS:g} ms)", s.p99_ms < P99_TARGET_MS)
+        p99_note = f"   sevres < {P99_TARGET_MS:g} ms: {p99_ok}"
+    say(f"  {'p99 latency ms':<18}{s.p99_ms:>12.2f}{k.p99_ms:>12.2f}"
+        f"{ratio(s.p99_ms, k.p99_ms):>11}{p99_note}")
+    say(f"  {'requests':<18}{s.requests:>12}{k.requests:>12}")
+    say(f"  {'non-2xx':<18}{s.non_2xx:>12}{k.non_2xx:>12}")
+    say(f"  {'socket errors':<18}{s.socket_errors:>12}{k.socket_errors:>12}")
+    for name, run in runs.items():
+        report.flag(title, name, run)
+
+
+def memory_line(label: str, pids: Sequence[int]) -> list[float]:
+    sizes: list[float] = []
+    for pid in pids:
+        rss, peak = memory_kib(pid)
+        sizes.append(mib(rss))
+        say(f"  {label} worker pid {pid}: RSS {mib(rss):.1f} MiB (peak {mib(peak):.1f} MiB)")
+    if not pids:
+        say(f"  {label}: no worker process found")
+    return sizes
+
+
+# -- scenario 6: the large database ----------------------------------------------------------
+@dataclass(frozen=True)
+class Volumes:
+    users: int
+    projects: int
+    assignments: int
+
+
+@dataclass
+class Loaded:
+    login_users: list[tuple[str, str]]  # (user id, name) of the users given a password
+    pairs: list[tuple[str, str]]  # (user id, project id): each a token to issue
+    seconds: float
+
+
+def load_database(url: str, volumes: Volumes, tokens: int, seed: int = 7) -> Loaded:
+    """Bulk INSERTs, rows shaped as the repositories write them: one domain holding a
+    forest of projects (up to depth 5), the users, and UserProject assignments of the
+    bootstrap roles. The first LOGIN_USERS users hold tokens/LOGIN_USERS of them each."""
+    rnd = random.Random(seed)
+    now = utcnow()
+    started = time.perf_counter()
+    engine = sa.create_engine(url)
+    try:
+        with engine.begin() as connection:
+            role = tables.role
+            found = {row.name: row.id for row in connection.execute(
+                sa.select(role.c.name, role.c.id).where(role.c.domain_id == tables.NULL_DOMAIN))}
+            roles = [found[name] for name in ("member", "reader", "manager") if name in found]
+            if not roles:
+                raise BenchError("the bootstrap roles are missing from the sevres database")
+            domain = new_id()
+            projects = _forest(domain, volumes.projects, rnd)
+            project_ids = [p["id"] for p in projects[1:]]
+            user_ids = [new_id() for _ in range(volumes.users)]
+            users = [{"id": ident, "name": f"load-u{i}", "domain_id": domain, "enabled": True,
+                      "default_project_id": None, "extra": jsoncol.dump({}), "created_at": now}
+                     for i, ident in enumerate(user_ids)]
+            grants: dict[tuple[str, str, str], dict[str, Any]] = {}
+            pairs: list[tuple[str, str]] = []
+            per_user = math.ceil(tokens / LOGIN_USERS)
+            for user_id in user_ids[:LOGIN_USERS]:
+                for project in rnd.sample(project_ids, min(per_user, len(project_ids))):
+                    grants[(user_id, project, roles[0])] = _grant(user_id, project, roles[0])
+                    pairs.append((user_id, project))
+            while len(grants) < volumes.assignments:
+                user_id, project = rnd.choice(user_ids), rnd.choice(project_ids)
+                role_id = rnd.choice(roles)
+                grants[(user_id, project, role_id)] = _grant(user_id, project, role_id)
+            for table, rows in ((tables.project, projects), (tables.user, users),
+                                (tables.assignment, list(grants.values()))):
+                for start in range(0, len(rows), 10_000):
+                    connection.execute(sa.insert(table), rows[start:start + 10_000])
+            _bump_revision(connection)
+    finally:
+        engine.dispose()
+    login = [(ident, f"load-u{i}") for i, ident in enumerate(user_ids[:LOGIN_USERS])]
+    return Loaded(login, pairs[:tokens], time.perf_counter() - started)
+
+
+def _bump_revision(connection: sa.Connection) -> None:
+    """Count one more authorization change, as every write through the API does, where the
+    schema has the revision row (servers compare it with their in-memory copy)."""
+    if sa.inspect(connection).has_table("revision"):
+        connection.execute(sa.text("UPDATE revision SET authz = authz + 1 WHERE id = 1"))
+
+
+def _forest(domain: str, count: int, rnd: random.Random) -> list[dict[str, Any]]:
+    """The domain's row, then ``count`` projects: count/100 at the top, each of the rest
+    under the domain 1% of the time, else under a random earlier project above depth 5."""
+    rows = [_project(domain, f"bench-load-{domain[:8]}", tables.ROOT_DOMAIN, None, "", True)]
+    open_parents: list[tuple[str, str, int]] = []  # (id, its ancestry, its depth)
+    for i in range(count):
+        if len(open_parents) < max(1, count // 100) or rnd.random() < 0.01:
+            parent, ancestry, depth = domain, domain, 1
+        else:
+            parent, above, parent_depth = rnd.choice(open_parents)
+            ancestry, depth = f"{above}/{parent}", parent_depth + 1
+        ident = new_id()
+        rows.append(_project(ident, f"load-p{i}", domain, parent, ancestry))
+        if depth < 5:
+            open_parents.append((ident, ancestry, depth))
+    return rows
+
+
+def _project(ident: str, name: str, domain_id: str, parent_id: str | None, ancestry: str,
+             is_domain: bool = False) -> dict[str, Any]:
+    return {"id": ident, "name": name, "description": None, "enabled": True,
+            "domain_id": domain_id, "parent_id": parent_id, "is_domain": is_domain,
+            "ancestry": ancestry, "tags": jsoncol.dump([]), "extra": jsoncol.dump({})}
+
+
+def _grant(user_id: str, project_id: str, role_id: str) -> dict[str, Any]:
+    return {"type": "UserProject", "actor_id": user_id, "target_id": project_id,
+            "role_id": role_id, "inherited": False}
+
+
+def table_sizes(url: str) -> dict[str, int]:
+    engine = sa.create_engine(url)
+    try:
+        with engine.connect() as connection:
+            return {name: int(connection.execute(
+                sa.select(sa.func.count()).select_from(tables.metadata.tables[name])).scalar_one())
+                for name in ("user", "project", "assignment", "password")}
+    finally:
+        engine.dispose()
+
+
+def user_tokens(side: Side, loaded: Loaded) -> dict[str, str]:
+    """Give the login users a password through the API (PATCH, one after the other, as an
+    admin does), then log each in on one of its projects; their tokens by user id."""
+    first_project: dict[str, str] = {}
+    for user_id, project_id in loaded.pairs:
+        first_project.setdefault(user_id, project_id)
+    with httpx.Client(base_url=side.url, timeout=120) as client:
+        for user_id, _name in loaded.login_users:
+            call(client, "setting a password", "PATCH", f"/v3/users/{user_id}", 200,
+                 headers={"X-Auth-Token": side.admin_token},
+                 json={"user": {"password": USER_PASSWORD}})
+
+    def login(user: tuple[str, str]) -> tuple[str, str]:
+        user_id, _name = user
+        with httpx.Client(base_url=side.url, timeout=120) as client:
+            issued = call(client, "a loaded user's login", "POST", TOKEN_PATH, 201,
+                          json={"auth": {
+                "identity": {"methods": ["password"], "password": {"user": {
+                    "id": user_id, "password": USER_PASSWORD}}},
+                "scope": {"project": {"id": first_project[user_id]}}}})
+        return user_id, issued.headers["X-Subject-Token"]
+
+    with ThreadPoolExecutor(4) as pool:
+        return dict(pool.map(login, loaded.login_users))
+
+
+# -- the run ---------------------------------------------------------------------------------
+@dataclass
+class Options:
+    workers: int
+    duration: float
+    warmup: float
+    tokens: int
+    volumes: Volumes
+    calibrate: str  # "cpu" or "wall": which time of one argon2 hash must reach bcrypt-12's
+    only: frozenset[int]  # the scenarios to run
+
+
+class Bench:
+    """The servers, the sides and the report of one run; one method per scenario."""
+
+    def __init__(self, options: Options, report: Report, stack: ExitStack, work: Path) -> None:
+        self.options, self.report, self.stack, self.work = options, report, stack, work
+        self.scripts = Scripts(work / "lua")
+        self.scripts.folder.mkdir()
+        self.sides: dict[str, Side] = {}
+        self.small: dict[str, Run] = {}  # sevres's runs on the small database, by scenario
+
+    @property
+    def sevres_side(self) -> Side:
+        return self.sides["sevres"]
+
+    def wrk(self, side: Side, script: Path, connections: int = WRK_CONNECTIONS) -> Run:
+        return wrk(side, script, self.options.duration, connections, self.options.warmup)
+
+    def start(self) -> None:
+        """Keystone, the hash costs (before any load), then sevres with the calibrated cost."""
+        say("\n== password hash cost (one hash, median of 5, no load from this bench)")
+        self.keystone = Keystone.bring_up(self.options.workers)
+        self.stack.callback(self.keystone.stop)
+        bcrypt, where = bcrypt_cost()
+        choice = self.argon2 = calibrate_argon2(bcrypt, self.options.calibrate)
+        say(f"  Keystone bcrypt cost {BCRYPT_COST} (its default; the admin's stored hash "
+            f"starts {keystone_hash_prefix()}): {bcrypt.wall_ms:.0f} ms wall, "
+            f"{bcrypt.cpu_ms:.0f} ms CPU ({where})")
+        t0, m0, p0 = choice.defaults
+        say(f"  sevres argon2id defaults t={t0} m={m0} KiB p={p0}: "
+            f"{choice.default_cost.wall_ms:.0f} ms wall, {choice.default_cost.cpu_ms:.0f} ms CPU")
+        say(f"  sevres runs with argon2id t={choice.time_cost} m={choice.memory_kib} KiB "
+            f"p={choice.parallelism}: {choice.cost.wall_ms:.0f} ms wall, "
+            f"{choice.cost.cpu_ms:.0f} ms CPU: the smallest time_cost at the default memory "
+            f"whose hash costs at least bcrypt-12's {self.options.calibrate.upper()} time")
+
+        self.sevres = SevresServer.create(
+            self.work / "sevres", self.options.workers,
+            SEVRES_ARGON2_TIME_COST=str(choice.time_cost),
+            SEVRES_ARGON2_MEMORY_KIB=str(choice.memory_kib),
+            SEVRES_ARGON2_PARALLELISM=str(choice.parallelism))
+        self.sevres.start()
+        self.stack.callback(self.sevres.stop)
+        origin = "started by this run" if self.keystone.started else "already running, reused"
+        say(f"\nsevres at {self.sevres.url}: {self.options.workers} uvicorn workers, SQLite, "
+            f"state in {self.sevres.state_dir}")
+        say(f"Keystone 30 at {self.keystone.url}: {self.keystone.workers} gunicorn workers, "
+            f"SQLite, in-memory cache; {origin}")
+        if self.keystone.workers != self.options.workers:
+            say(f"  !!!!! Keystone runs {self.keystone.workers} workers, sevres "
+                f"{self.options.workers}: stop it (stop.sh) to compare equal worker counts")
+        self.sides = {
+            "sevres": Side("sevres", self.sevres.url, SEVRES_PASSWORD, self.sevres.worker_pids),
+            "Keystone": Side("Keystone", self.keystone.url, KEYSTONE_PASSWORD,
+                             Keystone.worker_pids)}
+        for side in self.sides.values():
+            side.login()
+        say("\n== keep-alive probe: GET /v3, 20 one after the other (median)")
+        for side in self.sides.values():
+            reused, fresh = keepalive_probe(side.url)
+            say(f"  {side.name:<10} one kept-alive connection {reused:6.2f} ms, a new connection "
+                f"each {fresh:6.2f} ms")
+            if reused > fresh + 30:
+                say(f"  !!!!! {side.name}: a reused connection waits ~40 ms per request "
+                    "(Nagle's algorithm and delayed ACKs: its accepted sockets lack "
+                    "TCP_NODELAY); wrk keeps connections alive, so this bounds each of its "
+                    f"connections to ~{1000 / reused:.0f} requests/s")
+
+    def heading(self, text: str) -> None:
+        say(f"\n== {text}")
+
+    def validate_one(self) -> None:
+        title = "1. validate one token"
+        self.heading(f"{title}: GET {TOKEN_PATH}, X-Auth-Token = admin token, X-Subject-Token "
+                     f"= one project-scoped token")
+        runs: dict[str, Run] = {}
+        db = ""
+        for name, side in self.sides.items():
+            check_validation(side, "validation", side.admin_token, [side.subject_token])
+            script = self.scripts.validate_one(f"{name}-one", side.admin_token,
+                                               side.subject_token)
+            before = scrape(side.url) if name == "sevres" else {}
+            runs[name] = self.wrk(side, script)
+            if name == "sevres":
+                db = database_use(before, scrape(side.url))
+        compare(self.report, title, runs, RATE_TARGET, p99_target=True)
+        say(f"  sevres reaches the database in the steady state (its /metrics): {db}")
+        self.small["one"] = runs["sevres"]
+
+    def validate_cycle(self) -> None:
+        count = self.options.tokens
+        title = f"2. validate cycling over {count} tokens"
+        self.heading(f"{title}, issued first by re-scoping the admin token to the admin "
+                     "project (8 clients in parallel)")
+        tokens: dict[str, list[str]] = {}
+        for name, side in self.sides.items():
+            started = time.perf_counter()
+            tokens[name] = issue_many(side.url, [(side.admin_token, side.admin_project_id)]
+                                      * count)
+            took = time.perf_counter() - started
+            distinct = len(set(tokens[name]))
+            say(f"  setup, {name}: issued {len(tokens[name])} tokens ({distinct} distinct) "
+                f"in {took:.1f} s ({len(tokens[name]) / took:.0f}/s){retried(RETRIES.take())}")
+            if distinct != count:
+                raise BenchError(f"{name} issued {distinct} distinct tokens, not {count}")
+        runs: dict[str, Run] = {}
+        db = ""
+        for name, side in self.sides.items():
+            check_validation(side, "validation", side.admin_token,
+                             random.Random(1).sample(tokens[name], 5))
+            script = self.scripts.validate_cycle(f"{name}-cycle", side.admin_token, tokens[name])
+            before = scrape(side.url) if name == "sevres" else {}
+            runs[name] = self.wrk(side, script)
+            if name == "sevres":
+                db = database_use(before, scrape(side.url))
+        compare(self.report, title, runs, RATE_TARGET, p99_target=True)
+        say(f"  sevres reaches the database in the steady state (its /metrics, warm-up "
+            f"included, where each token is first seen): {db}")
+        self.small["cycle"] = runs["sevres"]
+
+    def rescope(self) -> None:
+        title = "3. re-scope with the token method"
+        self.heading(f"{title}: POST {TOKEN_PATH}, methods [token], scope the admin project, "
+                     "expect 201")
+        runs: dict[str, Run] = {}
+        for name, side in self.sides.items():
+            body = rescope_body(side.subject_token, side.admin_project_id)
+            check(side, "re-scope", "POST", 201, {}, body)
+            runs[name] = self.wrk(side, self.scripts.post(f"{name}-rescope", body))
+        compare(self.report, title, runs, RATE_TARGET, p99_target=False)
+
+    def password(self) -> None:
+        title = "4. password issue"
+        a = self.argon2
+        self.heading(f"{title}: POST {TOKEN_PATH}, methods [password], the admin on the admin "
+                     f"project, expect 201; bcrypt-{BCRYPT_COST} vs argon2id t={a.time_cost} "
+                     f"m={a.memory_kib} KiB p={a.parallelism}")
+        runs: dict[str, Run] = {}
+        for name, side in self.sides.items():
+            body = side.password_body()
+            check(side, "password login", "POST", 201, {}, body)
+            runs[name] = self.wrk(side, self.scripts.post(f"{name}-password", body))
+        compare(self.report, title, runs, PASSWORD_TARGET, p99_target=False)
+
+    def flood(self) -> None:
+        title = "5. validation under a password-login flood"
+        self.heading(f"{title}: scenario 1 with {FLOOD_CONNECTIONS} connections, alone, then "
+                     f"while a second wrk drives password logins with {FLOOD_CONNECTIONS} "
+                     "connections")
+        d, warm = self.options.duration, self.options.warmup
+        say(f"  {'':<10}{'':<10}{'rate/s':>10}{'p50 ms':>10}{'p99 ms':>10}{'errors':>8}")
+        for name, side in self.sides.items():
+            validate = self.scripts.validate_one(f"{name}-one", side.admin_token,
+                                                 side.subject_token)
+            flood = self.scripts.post(f"{name}-password", side.password_body())
+            alone = self.wrk(side, validate, FLOOD_CONNECTIONS)
+            flooding = start_wrk(side.url, flood, d + warm + 2, FLOOD_CONNECTIONS)
+            time.sleep(1)  # the flood is under way before validation starts
+            if warm > 0:
+                finish_wrk(start_wrk(side.url, validate, warm, FLOOD_CONNECTIONS),
+                           FLOOD_CONNECTIONS)
+            flooded = finish_wrk(start_wrk(side.url, validate, d, FLOOD_CONNECTIONS),
+                                 FLOOD_CONNECTIONS)
+            logins = finish_wrk(flooding, FLOOD_CONNECTIONS)
+            settle(side.workers())
+            for label, r in (("alone", alone), ("flooded", flooded), ("logins", logins)):
+                note = "   (the flood itself)" if label == "logins" else ""
+                say(f"  {name:<10}{label:<10}{r.rate:>10.1f}{r.p50_ms:>10.2f}"
+                    f"{r.p99_ms:>10.2f}{r.errors:>8}{note}")
+            p99 = flooded.p99_ms / alone.p99_ms if alone.p99_ms else math.inf
+            p50 = flooded.p50_ms / alone.p50_ms if alone.p50_ms else math.inf
+            drop = alone.rate / flooded.rate if flooded.rate else math.inf
+            note = ""
+            if name == "sevres":
+                verdict = self.report.target(f"{title}: sevres p99 flooded/alone",
+                                             f"{p99:.2f}x (target <= {FLOOD_TARGET:g}x)",
+                                             p99 <= FLOOD_TARGET)
+                note = f"   target <= {FLOOD_TARGET:g}x: {verdict}"
+            say(f"  {name:<10}flooded/alone: p50 {p50:.2f}x, p99 {p99:.2f}x{note}; "
+                f"rate alone/flooded {drop:.2f}x")
+            for label, r in (("alone", alone), ("flooded", flooded), ("logins", logins)):
+                self.report.flag(f"{title} ({label})", name, r)
+
+    def memory(self) -> None:
+        v = self.options.volumes
+        self.heading(f"6. sevres on a large database ({v.users} users, {v.projects} projects, "
+                     f"{v.assignments} role assignments): validation and memory per worker")
+        small_rss = memory_line("sevres, small database, before loading:",
+                                self.sevres.worker_pids())
+        memory_line("Keystone, its small database, for comparison:",
+                    Keystone.worker_pids())
+        self.sevres.stop()
+        loaded = load_database(self.sevres.database_url, v, self.options.tokens)
+        sizes = table_sizes(self.sevres.database_url)
+        size_mib = (self.sevres.state_dir / "sevres.db").stat().st_size / 2**20
+        say(f"  loaded by bulk INSERT in {loaded.seconds:.1f} s with the server stopped; the "
+            f"database holds {sizes['user']} users, {sizes['project']} projects and domains, "
+            f"{sizes['assignment']} assignments ({size_mib:.0f} MiB)")
+        self.sevres.start()
+        side = self.sevres_side
+        side.url = self.sevres.url  # a new port
+        side.login()
+        started = time.perf_counter()
+        by_user = user_tokens(side, loaded)
+        many = issue_many(side.url, [(by_user[user], project) for user, project in loaded.pairs])
+        say(f"  setup: {len(by_user)} loaded users given a password (PATCH) and logged in; "
+            f"{len(many)} of their tokens, each on a different (user, project), issued in "
+            f"{time.perf_counter() - started:.1f} s{retried(RETRIES.take())}")
+        check_validation(side, "validation (large database)", side.admin_token,
+                         [many[0], *random.Random(2).sample(many, 5)])
+        runs: dict[str, tuple[Run, str]] = {}
+        for key, script in (
+                ("one", self.scripts.validate_one("big-one", side.admin_token, many[0])),
+                ("cycle", self.scripts.validate_cycle("big-cycle", side.admin_token, many))):
+            before = scrape(side.url)
+            run = self.wrk(side, script)
+            runs[key] = (run, database_use(before, scrape(side.url)))
+        say(f"  {'':<34}{'rate/s':>10}{'p50 ms':>10}{'p99 ms':>10}{'errors':>8}"
+            f"{'rate vs small db':>18}")
+        for key, label in (("one", "validate one token"),
+                           ("cycle", f"validate cycling over {len(many)}")):
+            run, _ = runs[key]
+            small = self.small[key].rate if key in self.small else 0.0
+            say(f"  {label:<34}{run.rate:>10.1f}{run.p50_ms:>10.2f}{run.p99_ms:>10.2f}"
+                f"{run.errors:>8}{ratio(run.rate, small):>18}")
+            self.report.flag(f"6. {label} (large database)", "sevres", run)
+        say(f"  reaches the database in the steady state: one token: {runs['one'][1]}")
+        say(f"                                            cycling: {runs['cycle'][1]}")
+        rss = memory_line("sevres, large database, after validating:", self.sevres.worker_pids())
+        biggest = max(rss, default=0.0)
+        verdict = self.report.target("6. sevres RSS per worker, large database",
+                                     f"{biggest:.1f} MiB max (target < {RSS_TARGET_MB:g} MB)",
+                                     0 < biggest < RSS_TARGET_MB)
+        say(f"  largest worker: {biggest:.1f} MiB (small database: "
+            f"{max(small_rss, default=0.0):.1f} MiB); target < {RSS_TARGET_MB:g} MB: {verdict}")
+
+    def run(self) -> None:
+        self.start()
+        scenarios = {1: self.validate_one, 2: self.validate_cycle, 3: self.rescope,
+                     4: self.password, 5: self.flood, 6: self.memory}
+        for number, scenario in scenarios.items():
+            if number in self.options.only:
+                scenario()
+
+
+def parse_options(argv: list[str] | None) -> Options:
+    parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
+    parser.add_argument("--quick", action="store_true",
+                        help="a smoke run: 3 s per figure, 300 tokens, a tenth of the data")
+    parser.add_argument("--workers", type=int, default=2,
+                        help="worker processes of each server (default 2)")
+    parser.add_argument("--duration", type=float, default=None,
+                        help="seconds per wrk run (default 10, 3 with --quick)")
+    parser.add_argument("--tokens", type=int, default=None,
+                        help="distinct tokens for scenario 2 (default 3000, 300 with --quick)")
+    parser.add_argument("--users", type=int, default=None, help="scenario 6 (default 100000)")
+    parser.add_argument("--projects", type=int, default=None, help="scenario 6 (default 10000)")
+    parser.add_argument("--assignments", type=int, default=None,
+                        help="scenario 6 (default 100000)")
+    parser.add_argument("--calibrate", choices=("cpu", "wall"), default="cpu",
+                        help="match argon2's CPU time per hash to bcrypt-12's (default), or "
+                        "its wall time, which argon2's parallel lanes shorten on idle cores")
+    parser.add_argument("--only", default="1,2,3,4,5,6",
+                        help="comma-separated scenario numbers to run (default all)")
+    args = parser.parse_args(argv)
+    try:
+        only = frozenset(int(x) for x in args.only.split(",") if x.strip())
+    except ValueError:
+        parser.error("--only takes scenario numbers, such as 1,2,6")
+    if not only or not only <= set(range(1, 7)):
+        parser.error("--only takes scenario numbers from 1 to 6")
+    scale = 10 if args.quick else 1
+    volumes = Volumes(args.users or 100_000 // scale, args.projects or 10_000 // scale,
+                      args.assignments or 100_000 // scale)
+    options = Options(args.workers, args.duration or (3.0 if args.quick else 10.0),
+                      1.0 if args.quick else 2.0, args.tokens or 3000 // scale, volumes,
+                      args.calibrate, only)
+    if options.tokens < LOGIN_USERS or volumes.users < LOGIN_USERS:
+        parser.error(f"--tokens and --users must be at least {LOGIN_USERS}")
+    if volumes.assignments < options.tokens:
+        parser.error("--assignments must be at least --tokens")
+    return options
+
+
+def machine() -> str:
+    model = "unknown CPU"
+    with suppress(OSError):
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                model = line.partition(":")[2].strip()
+                break
+    version = subprocess.run([WRK, "--version"], capture_output=True, text=True,
+                             check=False).stdout.split(" [")[0]
+    return (f"machine: nproc {os.cpu_count()} ({model}), load average (1/5/15 min) at the "
+            f"start {loadavg()}; {version}; Python {sys.version.split()[0]}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    options = parse_options(argv)
+    if not Path(WRK).exists():
+        say(f"wrk not found ({WRK}); apt-get install wrk")
+        return 2
+    say(machine())
+    say(f"every figure from wrk -t{WRK_THREADS} -c{WRK_CONNECTIONS} --latency unless said, "
+        f"{options.duration:g} s per run after a {options.warmup:g} s warm-up (not counted), "
+        "each server settled (idle) between runs; ratio = sevres/Keystone")
+    report = Report()
+    started = time.perf_counter()
+    with tempfile.TemporaryDirectory(prefix="sevres-bench-tokens-") as tmp, ExitStack() as stack:
+        try:
+            Bench(options, report, stack, Path(tmp)).run()
+        except BenchError as error:
+            say(f"\nFAILED: {error}")
+            return 2
+        except KeyboardInterrupt:
+            say("\ninterrupted")
+            return 130
+        finally:
+            stack.close()  # stop the servers before the folder goes
+    say(f"\n== summary ({time.perf_counter() - started:.0f} s; load average at the end "
+        f"{loadavg()}; a busy machine moves absolute figures, less the ratios)")
+    report.summary()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
