@@ -24,6 +24,7 @@ from sevres.api import (
     explain,
     grants,
     groups,
+    jwks,
     resources,
     roles,
     users,
@@ -108,6 +109,7 @@ def build_app(services: Services) -> Starlette:
         *grants.routes(services),
         *catalog.routes(services),
         *explain.routes(services),
+        *jwks.routes(services),
         *metrics.routes(services),
     ]
     app = Starlette(

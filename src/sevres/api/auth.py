@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
+from anyio import CapacityLimiter
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
@@ -227,9 +229,33 @@ def _validation_route(s: Services) -> Route:
     return Route("/v3/auth/tokens", validate, methods=["GET"])
 
 
+# Logins that hash (password, application credential) wait for one of these threads, so
+# that a flood of them queues on the event loop and leaves the shared request threads
+# (re-scoping, cache misses, every other API call) free. Hashing itself is bounded and
+# deprioritised in sevres.identity.passwords.
+LOGIN_THREADS = 8
+_HASHING_METHODS = frozenset({"password", "application_credential"})
+
+
+def _login_threads() -> Callable[[Any], CapacityLimiter | None]:
+    limiter = CapacityLimiter(LOGIN_THREADS)
+
+    def pick(body: Any) -> CapacityLimiter | None:
+        try:
+            methods = body["auth"]["identity"]["methods"]
+            hashing = bool(_HASHING_METHODS.intersection(methods))
+        except (KeyError, TypeError):
+            return None
+        return limiter if hashing else None
+
+    return pick
+
+
 def routes(s: Services) -> list[Route]:
+    issue = endpoint(s, issue_token, None, write=False, authenticated=False,
+                     threads=_login_threads())
     return [
-        *route_table(s, [("POST", "/v3/auth/tokens", issue_token, None)], authenticated=False),
+        Route("/v3/auth/tokens", issue, methods=["POST"]),
         _validation_route(s),
         *route_table(s, [
             ("DELETE", "/v3/auth/tokens", revoke_token, None),

@@ -11,12 +11,15 @@ audit records of what the function did are written after that (see sevres.audit)
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+import anyio
+from anyio import CapacityLimiter
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -141,11 +144,18 @@ def endpoint(
     rule: str | None,
     write: bool = False,
     authenticated: bool = True,
+    threads: Callable[[Any], CapacityLimiter | None] | None = None,
 ) -> Endpoint:
-    """Wrap ``handler`` with body parsing, authentication, policy and one transaction."""
+    """Wrap ``handler`` with body parsing, authentication, policy and one transaction.
+    ``threads`` may pick, from the body, a pool of request threads of its own for the
+    request (logins, so that their queue never holds the threads other requests need)."""
 
     async def run(request: Request) -> Response:
         body = await read_json(request) if request.method in ("POST", "PUT", "PATCH") else None
+        limiter = threads(body) if threads is not None else None
+        if limiter is not None:
+            return await anyio.to_thread.run_sync(
+                functools.partial(_in_transaction, request, body), limiter=limiter)
         return await run_in_threadpool(_in_transaction, request, body)
 
     def _in_transaction(request: Request, body: Any) -> Response:
