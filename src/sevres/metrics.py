@@ -18,7 +18,9 @@ Counting is in-process arithmetic on values the caller already holds: no databas
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from typing import TYPE_CHECKING, Any
 
 from prometheus_client import (
@@ -117,20 +119,60 @@ def observe_request(scope: Scope, status: int, seconds: float) -> None:
     HTTP_DURATION.labels(method=method, route=route).observe(seconds)
 
 
+class Held:
+    """Counts made during an attempt that may be abandoned (a request first tried from
+    memory, then run again with the database): applied at the end unless dropped."""
+
+    def __init__(self) -> None:
+        self.counts: list[Callable[[], None]] = []
+        self.dropped = False
+
+    def drop(self) -> None:
+        self.dropped = True
+
+
+_held: ContextVar[Held | None] = ContextVar("sevres_metrics_held", default=None)
+
+
+@contextmanager
+def held() -> Iterator[Held]:
+    attempt = Held()
+    reset = _held.set(attempt)
+    try:
+        yield attempt
+    finally:
+        _held.reset(reset)
+        if not attempt.dropped:
+            for count in attempt.counts:
+                count()
+
+
+def _count(count: Callable[[], None]) -> None:
+    attempt = _held.get()
+    if attempt is None:
+        count()
+    else:
+        attempt.counts.append(count)
+
+
 def token_issued(methods: Iterable[str]) -> None:
-    TOKENS_ISSUED.labels(method=",".join(methods)).inc()
+    _count(TOKENS_ISSUED.labels(method=",".join(methods)).inc)
 
 
 def token_validated(valid: bool) -> None:
-    TOKENS_VALIDATED.labels(outcome="valid" if valid else "invalid").inc()
+    _count(TOKENS_VALIDATED.labels(outcome="valid" if valid else "invalid").inc)
+
+
+def validation_cache(hit: bool) -> None:
+    _count(CACHE_REQUESTS.labels(cache="token_validation", result="hit" if hit else "miss").inc)
 
 
 def token_revoked() -> None:
-    TOKENS_REVOKED.inc()
+    _count(TOKENS_REVOKED.inc)
 
 
 def auth_failed() -> None:
-    AUTH_FAILURES.inc()
+    _count(AUTH_FAILURES.inc)
 
 
 def exposition() -> bytes:

@@ -102,6 +102,7 @@ def issue_token(call: Call) -> Response:
         metrics.auth_failed()  # every way a login fails ends here, as a 401
         raise
     body = {"token": token_body(call, valid, "nocatalog" not in call.query)}
+    call.services.tokens.issued(valid, list(dict.fromkeys(auth["identity"]["methods"])))
     return created(body, call.url("auth/tokens"), {"X-Subject-Token": token})
 
 
@@ -171,6 +172,7 @@ def validate_from_memory(services: Services, request: Request) -> Response | Non
     if body is None and not head:
         return None
     bind_caller(request, caller)
+    metrics.validation_cache(hit=True)
     metrics.token_validated(valid=True)
     emit(events.TOKEN_VALIDATED, token_hash=token_hash(subject_token), user_id=subject.user.id)
     return Response(body, headers={"X-Subject-Token": subject_token},
@@ -221,7 +223,7 @@ def auth_system(call: Call) -> Response:
 
 def _validation_route(s: Services) -> Route:
     """GET (and HEAD) /v3/auth/tokens: from memory when it can, else the usual way."""
-    usual = endpoint(s, validate_token, None)
+    usual = endpoint(s, validate_token, None, from_memory=True)
 
     async def validate(request: Request) -> Response:
         return validate_from_memory(s, request) or await usual(request)
@@ -253,7 +255,7 @@ def _login_threads() -> Callable[[Any], CapacityLimiter | None]:
 
 def routes(s: Services) -> list[Route]:
     issue = endpoint(s, issue_token, None, write=False, authenticated=False,
-                     threads=_login_threads())
+                     threads=_login_threads(), from_memory=True)
     return [
         Route("/v3/auth/tokens", issue, methods=["POST"]),
         _validation_route(s),

@@ -61,6 +61,10 @@ def make_engine(url: str, pool_size: int = 10) -> sa.Engine:
                             pool_recycle=3600)
 
 
+class NeedsDatabase(Exception):
+    """Raised on the first use of the database in a transaction that may not use it."""
+
+
 class Database:
     """The engine, and one unit of work per request.
 
@@ -80,11 +84,14 @@ class Database:
         return self.engine.dialect.name
 
     @contextmanager
-    def transaction(self, write: bool = True) -> Iterator[Store]:
+    def transaction(self, write: bool = True, allowed: bool = True) -> Iterator[Store]:
         """One transaction, opened lazily: a request that never reads the database never
-        takes a connection. Commits only if the block completes."""
+        takes a connection. Commits only if the block completes. With ``allowed`` false
+        the first use of the database raises :class:`NeedsDatabase` instead."""
         with ExitStack() as stack:
             def connect() -> sa.Connection:
+                if not allowed:
+                    raise NeedsDatabase
                 connection = stack.enter_context(self.engine.connect())
                 connection.info["write"] = write
                 connection.info["changed"] = None

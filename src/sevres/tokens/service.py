@@ -200,11 +200,15 @@ class TokenService:
         except InvalidToken as error:
             emit(events.AUTH_FAILED, subject=user.id, reason=error.reason)
             raise errors.Unauthorized() from None
-        token = self.state.ring.encode(payload)
+        return self.state.ring.encode(payload), valid
+
+    def issued(self, valid: ValidToken, methods: list[str]) -> None:
+        """Count and log a login, once its answer is ready (so that a login first tried
+        from memory and then retried with the database is logged once)."""
+        payload = valid.payload
         metrics.token_issued(methods)
-        emit(events.AUTH_SUCCEEDED, user_id=user.id, methods=",".join(payload.methods),
-             scope=f"{scope.name.lower()}:{scope_id or '-'}")
-        return token, valid
+        emit(events.AUTH_SUCCEEDED, user_id=valid.user.id, methods=",".join(payload.methods),
+             scope=f"{payload.scope.name.lower()}:{payload.scope_id or '-'}")
 
     def _password_user(self, tx: Store, block: Mapping[str, Any]) -> User:
         ref = block.get("user")
@@ -353,6 +357,7 @@ class TokenService:
         state = self.state
         state.ensure_current(tx)
         valid: ValidToken | None = state.tokens.get(token)
+        metrics.validation_cache(hit=valid is not None)
         if valid is None:
             generation = state.generation
             try:
