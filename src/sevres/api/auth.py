@@ -95,7 +95,12 @@ def _render(body: dict[str, Any]) -> bytes:
 
 
 def issue_token(call: Call) -> Response:
-    auth = validation.wrapped(call.body, "auth", schemas.AUTH)
+    body = call.body
+    if (isinstance(body, dict) and isinstance(body.get("auth"), dict)
+            and schemas.auth_plainly_valid(body["auth"])):
+        auth: dict[str, Any] = body["auth"]
+    else:
+        auth = validation.wrapped(body, "auth", schemas.AUTH)
     try:
         token, valid = call.services.tokens.issue(call.tx, auth)
     except errors.Unauthorized:
