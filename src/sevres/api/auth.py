@@ -16,7 +16,6 @@ from sevres.api import schemas, validation, views
 from sevres.api.http import (
     Call,
     bind_caller,
-    created,
     endpoint,
     json_response,
     no_content,
@@ -80,6 +79,19 @@ def token_body(call: Call, token: ValidToken, with_catalog: bool) -> dict[str, A
     return body
 
 
+def rendered_token(call: Call, token: ValidToken, with_catalog: bool) -> bytes:
+    """``{"token": ...}`` as JSON, with the catalog spliced in already rendered (it is
+    most of the bytes and the same for every token of a user on a project)."""
+    head = _render(token_body(call, token, with_catalog=False))
+    if not with_catalog:
+        return b'{"token":' + head + b"}"
+    user_id, project_id = token.user.id, token.project.id if token.project else None
+    catalog: bytes = call.services.tokens.state.remembered(
+        ("catalog-json", user_id, project_id), call.generation,
+        lambda: _render_list(catalog_of(call, user_id, project_id)))
+    return b'{"token":' + head[:-1] + b',"catalog":' + catalog + b"}}"
+
+
 def catalog_of(call: Call, user_id: str, project_id: str | None) -> list[dict[str, Any]]:
     """The catalog as a token shows it, memoised until the next change."""
     state = call.services.tokens.state
@@ -91,6 +103,11 @@ def catalog_of(call: Call, user_id: str, project_id: str | None) -> list[dict[st
 
 def _render(body: dict[str, Any]) -> bytes:
     return json.dumps(body, ensure_ascii=False, allow_nan=False, indent=None,
+                      separators=(",", ":")).encode()
+
+
+def _render_list(items: list[dict[str, Any]]) -> bytes:
+    return json.dumps(items, ensure_ascii=False, allow_nan=False, indent=None,
                       separators=(",", ":")).encode()
 
 
@@ -106,9 +123,10 @@ def issue_token(call: Call) -> Response:
     except errors.Unauthorized:
         metrics.auth_failed()  # every way a login fails ends here, as a 401
         raise
-    body = {"token": token_body(call, valid, "nocatalog" not in call.query)}
+    rendered = rendered_token(call, valid, "nocatalog" not in call.query)
     call.services.tokens.issued(valid, list(dict.fromkeys(auth["identity"]["methods"])))
-    return created(body, call.url("auth/tokens"), {"X-Subject-Token": token})
+    return Response(rendered, status_code=201, media_type="application/json", headers={
+        "Location": call.url("auth/tokens"), "X-Subject-Token": token})
 
 
 def _subject(call: Call) -> ValidToken:
@@ -143,7 +161,7 @@ def validate_token(call: Call) -> Response:
         # Keystone's HEAD carries GET's headers, Content-Type included; only the body goes.
         return Response(status_code=200, headers=headers, media_type="application/json")
     with_catalog = "nocatalog" not in call.query
-    rendered = _render({"token": token_body(call, subject, with_catalog)})
+    rendered = rendered_token(call, subject, with_catalog)
     if not flag(call.query, "allow_expired"):
         state.keep(state.bodies, (token, with_catalog), rendered, call.generation)
     return Response(rendered, headers=headers, media_type="application/json")
