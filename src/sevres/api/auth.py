@@ -83,7 +83,7 @@ def rendered_token(call: Call, token: ValidToken, with_catalog: bool) -> bytes:
     """``{"token": ...}`` as JSON, with the catalog spliced in already rendered (it is
     most of the bytes and the same for every token of a user on a project)."""
     head = _render(token_body(call, token, with_catalog=False))
-    if not with_catalog:
+    if not with_catalog or token.payload.scope is ScopeKind.UNSCOPED:  # no catalog unscoped
         return b'{"token":' + head + b"}"
     user_id, project_id = token.user.id, token.project.id if token.project else None
     catalog: bytes = call.services.tokens.state.remembered(
