@@ -58,7 +58,25 @@ def make_engine(url: str, pool_size: int = 10) -> sa.Engine:
 
         return engine
     return sa.create_engine(url, pool_size=pool_size, max_overflow=20, pool_pre_ping=True,
-                            pool_recycle=3600)
+                            pool_recycle=3600, connect_args=_timeouts(url))
+
+
+# A node cut off from its database must answer 503 within seconds, not hang a request
+# for the kernel's TCP timeouts (minutes): bound connecting, and a silent peer.
+CONNECT_TIMEOUT_S = 3
+SILENCE_TIMEOUT_S = 15
+
+
+def _timeouts(url: str) -> dict[str, Any]:
+    if url.startswith("postgresql"):
+        return {"connect_timeout": CONNECT_TIMEOUT_S,
+                "tcp_user_timeout": SILENCE_TIMEOUT_S * 1000,
+                "keepalives": 1, "keepalives_idle": 5, "keepalives_interval": 2,
+                "keepalives_count": 3}
+    if url.startswith("mysql"):
+        return {"connect_timeout": CONNECT_TIMEOUT_S, "read_timeout": SILENCE_TIMEOUT_S,
+                "write_timeout": SILENCE_TIMEOUT_S}
+    return {}
 
 
 class NeedsDatabase(Exception):
