@@ -229,8 +229,10 @@ def rotate_if_due(tx: Store, wrapper: Wrapper, now: datetime.datetime,
     rows = tx.keys.fetch(lock=True)
     for provider in PROVIDERS:
         primary = [r for r in rows if r.provider == provider and r.state == PRIMARY]
-        since = primary[-1].promoted_at or primary[-1].created_at if primary else None
-        if since is not None and since <= now - interval:
+        if not primary:
+            continue
+        since = primary[-1].promoted_at or primary[-1].created_at
+        if since <= now - interval:
             done.append(rotate(tx, wrapper, provider, now, retain))
     return done
 
