@@ -42,7 +42,7 @@ import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack, suppress
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -570,6 +570,8 @@ class Run:
     non_2xx: int
     socket_errors: int
     connections: int
+    output: str = field(default="", repr=False)  # wrk's own report
+    database: str = ""  # what the server's /metrics say about database use, if watched
 
     @property
     def rate(self) -> float:
@@ -597,16 +599,21 @@ def finish_wrk(process: subprocess.Popen[str], connections: int) -> Run:
     return Run(int(figures["requests"]), figures["duration_us"] / 1e6, figures["p50_us"] / 1000,
                figures["p99_us"] / 1000, figures["max_us"] / 1000, int(figures["status"]),
                int(figures["connect"] + figures["read"] + figures["write"] + figures["timeout"]),
-               connections)
+               connections, output)
 
 
 def wrk(side: Side, script: Path, seconds: float, connections: int = WRK_CONNECTIONS,
-        warmup: float = 0) -> Run:
-    """A warm-up run (not counted), then the measured run; the server settles after each."""
+        warmup: float = 0, watch_database: bool = False) -> Run:
+    """A warm-up run (not counted), then the measured run; the server settles after each.
+    With ``watch_database``, the server's /metrics are read around the measured run only:
+    the steady state, after the warm-up."""
     if warmup > 0:
         finish_wrk(start_wrk(side.url, script, warmup, connections), connections)
         settle(side.workers())
+    before = scrape(side.url) if watch_database else {}
     run = finish_wrk(start_wrk(side.url, script, seconds, connections), connections)
+    if watch_database:
+        run = replace(run, database=database_use(before, scrape(side.url)))
     settle(side.workers())
     return run
 
@@ -680,9 +687,9 @@ def database_use(before: dict[str, float], after: dict[str, float]) -> str:
     if hits == 0 and misses == 0:
         return ("n/a (no database-query counter on /metrics; the token-validation cache "
                 "counters stayed at zero)")
-    verdict = "no" if misses == 0 else "yes"
-    return (f"{verdict}: token-validation cache {hits:.0f} hits, {misses:.0f} misses "
-            f"({100 * misses / (hits + misses):.2f}% reach the database)")
+    verdict = "no" if misses == 0 else f"yes, {100 * misses / (hits + misses):.2f}% of them"
+    return (f"{verdict} (token-validation cache: {hits:.0f} hits, {misses:.0f} misses; a "
+            "miss is validated in full, the path that reads the database)")
 
 
 # -- report ----------------------------------------------------------------------------------
@@ -744,6 +751,8 @@ def compare(report: Report, title: str, runs: dict[str, Run], rate_target: float
         p99_note = f"   sevres < {P99_TARGET_MS:g} ms: {p99_ok}"
     say(f"  {'p99 latency ms':<18}{s.p99_ms:>12.2f}{k.p99_ms:>12.2f}"
         f"{ratio(s.p99_ms, k.p99_ms):>11}{p99_note}")
+    say(f"  {'max latency ms':<18}{s.max_ms:>12.2f}{k.max_ms:>12.2f}"
+        f"{ratio(s.max_ms, k.max_ms):>11}")
     say(f"  {'requests':<18}{s.requests:>12}{k.requests:>12}")
     say(f"  {'non-2xx':<18}{s.non_2xx:>12}{k.non_2xx:>12}")
     say(f"  {'socket errors':<18}{s.socket_errors:>12}{k.socket_errors:>12}")
@@ -906,6 +915,7 @@ class Options:
     volumes: Volumes
     calibrate: str  # "cpu" or "wall": which time of one argon2 hash must reach bcrypt-12's
     only: frozenset[int]  # the scenarios to run
+    wrk_output: bool  # print wrk's own report of every measured run
 
 
 class Bench:
@@ -922,8 +932,18 @@ class Bench:
     def sevres_side(self) -> Side:
         return self.sides["sevres"]
 
-    def wrk(self, side: Side, script: Path, connections: int = WRK_CONNECTIONS) -> Run:
-        return wrk(side, script, self.options.duration, connections, self.options.warmup)
+    def wrk(self, side: Side, script: Path, connections: int = WRK_CONNECTIONS,
+            watch_database: bool = False) -> Run:
+        return self.show(side, wrk(side, script, self.options.duration, connections,
+                                   self.options.warmup, watch_database))
+
+    def show(self, side: Side, run: Run) -> Run:
+        """With --wrk-output, wrk's own report of a measured run."""
+        if self.options.wrk_output:
+            say(f"  -- wrk, {side.name}:")
+            say("\n".join(f"  | {line}" for line in run.output.splitlines()
+                          if not line.startswith("BENCH ")))
+        return run
 
     def start(self) -> None:
         """Keystone, the hash costs (before any load), then sevres with the calibrated cost."""
@@ -983,17 +1003,14 @@ class Bench:
         self.heading(f"{title}: GET {TOKEN_PATH}, X-Auth-Token = admin token, X-Subject-Token "
                      f"= one project-scoped token")
         runs: dict[str, Run] = {}
-        db = ""
         for name, side in self.sides.items():
             check_validation(side, "validation", side.admin_token, [side.subject_token])
             script = self.scripts.validate_one(f"{name}-one", side.admin_token,
                                                side.subject_token)
-            before = scrape(side.url) if name == "sevres" else {}
-            runs[name] = self.wrk(side, script)
-            if name == "sevres":
-                db = database_use(before, scrape(side.url))
+            runs[name] = self.wrk(side, script, watch_database=name == "sevres")
         compare(self.report, title, runs, RATE_TARGET, p99_target=True)
-        say(f"  sevres reaches the database in the steady state (its /metrics): {db}")
+        say(f"  does sevres validation reach the database in the steady state (its /metrics "
+            f"over the measured run)? {runs['sevres'].database}")
         self.small["one"] = runs["sevres"]
 
     def validate_cycle(self) -> None:
@@ -1013,18 +1030,14 @@ class Bench:
             if distinct != count:
                 raise BenchError(f"{name} issued {distinct} distinct tokens, not {count}")
         runs: dict[str, Run] = {}
-        db = ""
         for name, side in self.sides.items():
             check_validation(side, "validation", side.admin_token,
                              random.Random(1).sample(tokens[name], 5))
             script = self.scripts.validate_cycle(f"{name}-cycle", side.admin_token, tokens[name])
-            before = scrape(side.url) if name == "sevres" else {}
-            runs[name] = self.wrk(side, script)
-            if name == "sevres":
-                db = database_use(before, scrape(side.url))
+            runs[name] = self.wrk(side, script, watch_database=name == "sevres")
         compare(self.report, title, runs, RATE_TARGET, p99_target=True)
-        say(f"  sevres reaches the database in the steady state (its /metrics, warm-up "
-            f"included, where each token is first seen): {db}")
+        say(f"  does sevres validation reach the database in the steady state (its /metrics "
+            f"over the measured run)? {runs['sevres'].database}")
         self.small["cycle"] = runs["sevres"]
 
     def rescope(self) -> None:
@@ -1057,7 +1070,8 @@ class Bench:
                      f"while a second wrk drives password logins with {FLOOD_CONNECTIONS} "
                      "connections")
         d, warm = self.options.duration, self.options.warmup
-        say(f"  {'':<10}{'':<10}{'rate/s':>10}{'p50 ms':>10}{'p99 ms':>10}{'errors':>8}")
+        say(f"  {'':<10}{'':<10}{'rate/s':>10}{'p50 ms':>10}{'p99 ms':>10}{'max ms':>10}"
+            f"{'errors':>8}")
         for name, side in self.sides.items():
             validate = self.scripts.validate_one(f"{name}-one", side.admin_token,
                                                  side.subject_token)
@@ -1068,22 +1082,23 @@ class Bench:
             if warm > 0:
                 finish_wrk(start_wrk(side.url, validate, warm, FLOOD_CONNECTIONS),
                            FLOOD_CONNECTIONS)
-            flooded = finish_wrk(start_wrk(side.url, validate, d, FLOOD_CONNECTIONS),
-                                 FLOOD_CONNECTIONS)
-            logins = finish_wrk(flooding, FLOOD_CONNECTIONS)
+            flooded = self.show(side, finish_wrk(
+                start_wrk(side.url, validate, d, FLOOD_CONNECTIONS), FLOOD_CONNECTIONS))
+            logins = self.show(side, finish_wrk(flooding, FLOOD_CONNECTIONS))
             settle(side.workers())
             for label, r in (("alone", alone), ("flooded", flooded), ("logins", logins)):
                 note = "   (the flood itself)" if label == "logins" else ""
                 say(f"  {name:<10}{label:<10}{r.rate:>10.1f}{r.p50_ms:>10.2f}"
-                    f"{r.p99_ms:>10.2f}{r.errors:>8}{note}")
+                    f"{r.p99_ms:>10.2f}{r.max_ms:>10.2f}{r.errors:>8}{note}")
             p99 = flooded.p99_ms / alone.p99_ms if alone.p99_ms else math.inf
             p50 = flooded.p50_ms / alone.p50_ms if alone.p50_ms else math.inf
             drop = alone.rate / flooded.rate if flooded.rate else math.inf
             note = ""
             if name == "sevres":
-                verdict = self.report.target(f"{title}: sevres p99 flooded/alone",
-                                             f"{p99:.2f}x (target <= {FLOOD_TARGET:g}x)",
-                                             p99 <= FLOOD_TARGET)
+                verdict = self.report.target(
+                    f"{title}: sevres flooded/alone",
+                    f"p50 {p50:.2f}x, p99 {p99:.2f}x (target <= {FLOOD_TARGET:g}x)",
+                    max(p50, p99) <= FLOOD_TARGET)
                 note = f"   target <= {FLOOD_TARGET:g}x: {verdict}"
             say(f"  {name:<10}flooded/alone: p50 {p50:.2f}x, p99 {p99:.2f}x{note}; "
                 f"rate alone/flooded {drop:.2f}x")
@@ -1117,24 +1132,22 @@ class Bench:
             f"{time.perf_counter() - started:.1f} s{retried(RETRIES.take())}")
         check_validation(side, "validation (large database)", side.admin_token,
                          [many[0], *random.Random(2).sample(many, 5)])
-        runs: dict[str, tuple[Run, str]] = {}
+        runs: dict[str, Run] = {}
         for key, script in (
                 ("one", self.scripts.validate_one("big-one", side.admin_token, many[0])),
                 ("cycle", self.scripts.validate_cycle("big-cycle", side.admin_token, many))):
-            before = scrape(side.url)
-            run = self.wrk(side, script)
-            runs[key] = (run, database_use(before, scrape(side.url)))
-        say(f"  {'':<34}{'rate/s':>10}{'p50 ms':>10}{'p99 ms':>10}{'errors':>8}"
+            runs[key] = self.wrk(side, script, watch_database=True)
+        say(f"  {'':<34}{'rate/s':>10}{'p50 ms':>10}{'p99 ms':>10}{'max ms':>10}{'errors':>8}"
             f"{'rate vs small db':>18}")
         for key, label in (("one", "validate one token"),
                            ("cycle", f"validate cycling over {len(many)}")):
-            run, _ = runs[key]
+            run = runs[key]
             small = self.small[key].rate if key in self.small else 0.0
             say(f"  {label:<34}{run.rate:>10.1f}{run.p50_ms:>10.2f}{run.p99_ms:>10.2f}"
-                f"{run.errors:>8}{ratio(run.rate, small):>18}")
+                f"{run.max_ms:>10.2f}{run.errors:>8}{ratio(run.rate, small):>18}")
             self.report.flag(f"6. {label} (large database)", "sevres", run)
-        say(f"  reaches the database in the steady state: one token: {runs['one'][1]}")
-        say(f"                                            cycling: {runs['cycle'][1]}")
+        say(f"  reaches the database in the steady state? one token: {runs['one'].database}")
+        say(f"                                             cycling: {runs['cycle'].database}")
         rss = memory_line("sevres, large database, after validating:", self.sevres.worker_pids())
         biggest = max(rss, default=0.0)
         verdict = self.report.target("6. sevres RSS per worker, large database",
@@ -1171,6 +1184,8 @@ def parse_options(argv: list[str] | None) -> Options:
                         "its wall time, which argon2's parallel lanes shorten on idle cores")
     parser.add_argument("--only", default="1,2,3,4,5,6",
                         help="comma-separated scenario numbers to run (default all)")
+    parser.add_argument("--wrk-output", action="store_true",
+                        help="also print wrk's own report (latency distribution) of every run")
     args = parser.parse_args(argv)
     try:
         only = frozenset(int(x) for x in args.only.split(",") if x.strip())
@@ -1183,7 +1198,7 @@ def parse_options(argv: list[str] | None) -> Options:
                       args.assignments or 100_000 // scale)
     options = Options(args.workers, args.duration or (3.0 if args.quick else 10.0),
                       1.0 if args.quick else 2.0, args.tokens or 3000 // scale, volumes,
-                      args.calibrate, only)
+                      args.calibrate, only, args.wrk_output)
     if options.tokens < LOGIN_USERS or volumes.users < LOGIN_USERS:
         parser.error(f"--tokens and --users must be at least {LOGIN_USERS}")
     if volumes.assignments < options.tokens:
