@@ -45,6 +45,7 @@ import getpass
 import json
 import os
 import socket
+import threading
 import uuid
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
@@ -145,6 +146,9 @@ class AuditTrail:
 
     def __init__(self, path: Path | None) -> None:
         self.path = path
+        self._fd: int | None = None
+        self._inode = -1
+        self._lock = threading.Lock()
         self.observer = {"typeURI": OBSERVER, "id": f"sevres@{socket.gethostname()}",
                          "name": "identity"}
         log.observe(_observe)
@@ -178,13 +182,23 @@ class AuditTrail:
                      path=str(self.path), error=str(error))
 
     def _append(self, line: bytes) -> None:
+        """One write of one whole line in append mode (atomic between workers). The file
+        stays open; it is opened again when it was moved or removed (log rotation)."""
         assert self.path is not None
-        flags = os.O_WRONLY | os.O_APPEND | os.O_CREAT | getattr(os, "O_CLOEXEC", 0)
-        fd = os.open(self.path, flags, 0o600)
-        try:
-            os.write(fd, line)
-        finally:
-            os.close(fd)
+        with self._lock:
+            try:
+                same = self._fd is not None and os.stat(self.path).st_ino == self._inode
+            except FileNotFoundError:
+                same = False
+            if not same:
+                if self._fd is not None:
+                    os.close(self._fd)
+                    self._fd = None
+                flags = os.O_WRONLY | os.O_APPEND | os.O_CREAT | getattr(os, "O_CLOEXEC", 0)
+                self._fd = os.open(self.path, flags, 0o600)
+                self._inode = os.fstat(self._fd).st_ino
+            assert self._fd is not None
+            os.write(self._fd, line)
 
     def record(self, seen: Seen, pending: Pending) -> dict[str, Any]:
         """The CADF event for one audited catalog event of ``pending``'s request."""

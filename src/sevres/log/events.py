@@ -11,6 +11,7 @@ token is only ever logged as ``token_hash``, a short digest that cannot be repla
 from __future__ import annotations
 
 import enum
+import functools
 import string
 from dataclasses import dataclass
 
@@ -34,9 +35,12 @@ class Event:
 
     @property
     def fields(self) -> tuple[str, ...]:
-        return tuple(
-            field for _, field, _, _ in string.Formatter().parse(self.message) if field
-        )
+        return _fields(self.message)
+
+
+@functools.cache
+def _fields(message: str) -> tuple[str, ...]:
+    return tuple(field for _, field, _, _ in string.Formatter().parse(message) if field)
 
 
 CATALOG: dict[str, Event] = {}

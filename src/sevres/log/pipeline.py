@@ -100,7 +100,7 @@ def current_context() -> dict[str, str]:
 
 def emit(event: Event, **fields: Any) -> None:
     declared = event.fields
-    if set(fields) != set(declared):
+    if len(fields) != len(declared) or not all(name in fields for name in declared):
         raise TypeError(f"event {event.name} takes fields {declared}, got {tuple(fields)}")
     for observer in _observers:
         observer(event, fields)
