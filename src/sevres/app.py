@@ -26,6 +26,7 @@ from sevres.api import (
     groups,
     jwks,
     resources,
+    revoke,
     roles,
     users,
 )
@@ -110,6 +111,7 @@ def build_app(services: Services) -> Starlette:
         *catalog.routes(services),
         *explain.routes(services),
         *jwks.routes(services),
+        *revoke.routes(services),
         *metrics.routes(services),
     ]
     app = Starlette(

@@ -263,6 +263,9 @@ KEYSTONE_DEFAULTS: tuple[RuleDefault, ...] = (
     _d("identity:list_role_assignments", _LIST_BY_DOMAIN, _SDP, "List role assignments."),
     _d("identity:list_role_assignments_for_tree", _LIST_BY_DOMAIN, _SDP,
        "List all role assignments for a given tree of hierarchical projects."),
+    # revoke_event.py
+    _d("identity:list_revoke_events", "rule:service_or_admin", _SP,
+       "List revocation events."),
     # service.py
     _d("identity:get_service", ADMIN_OR_SYSTEM_READER, _SP, "Show service details."),
     _d("identity:list_services", ADMIN_OR_SYSTEM_READER, _SP, "List services."),
