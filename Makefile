@@ -2,6 +2,7 @@
 PYTHON ?= python3
 VENV   ?= .venv
 OSC    ?= .venv-osc
+COMPAT ?= .venv-compat
 BIN     = $(VENV)/bin
 
 .PHONY: run test check lint typecheck pytest clean
@@ -21,7 +22,7 @@ lint: $(VENV)/.installed-dev
 typecheck: $(VENV)/.installed-dev
 	$(BIN)/mypy
 
-pytest: $(VENV)/.installed-dev $(OSC)/.installed
+pytest: $(VENV)/.installed-dev $(OSC)/.installed $(COMPAT)/.installed
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 $(VENV)/.installed: pyproject.toml
@@ -42,5 +43,14 @@ $(OSC)/.installed:
 
 .venv-osc: $(OSC)/.installed
 
+# openstacksdk, keystoneauth1 and keystonemiddleware for tests/compat/clients/: a venv of
+# their own too, run as subprocesses by the tests.
+$(COMPAT)/.installed:
+	test -x $(COMPAT)/bin/python || $(PYTHON) -m venv $(COMPAT)
+	$(COMPAT)/bin/python -m pip install -q openstacksdk keystoneauth1 keystonemiddleware webtest
+	touch $@
+
+.venv-compat: $(COMPAT)/.installed
+
 clean:
-	rm -rf $(VENV) $(OSC) .state .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) $(OSC) $(COMPAT) .state .pytest_cache .mypy_cache .ruff_cache

@@ -136,11 +136,13 @@ def test_project_scope_by_id(anonymous: httpx.Client, member: Member) -> None:
     token_id = response.headers["X-Subject-Token"]
     assert 0 < len(token_id) < 255
     token = response.json()["token"]
-    assert list(token) == [*COMMON_KEYS, "project", "is_domain", "roles", "catalog"]
+    assert list(token) == [*COMMON_KEYS, "project", "is_domain", "is_admin_project", "roles",
+                           "catalog"]
     assert token["methods"] == ["password"]
     assert token["project"] == {"domain": {"id": "default", "name": "Default"},
                                 "id": project["id"], "name": project["name"]}
     assert token["is_domain"] is False
+    assert token["is_admin_project"] is (token["project"]["name"] == "admin")
     assert role_names(token) == {"member", "reader"}
     assert all(set(r) == {"id", "name"} for r in token["roles"])
     assert isinstance(token["catalog"], list)
@@ -247,7 +249,8 @@ def test_nocatalog_on_issue(anonymous: httpx.Client, member: Member) -> None:
     user, project = member
     token = issue(anonymous, by_id(user["id"], PASSWORD, {"project": {"id": project["id"]}}),
                   nocatalog="1")
-    assert list(token) == [*COMMON_KEYS, "project", "is_domain", "roles", "id"]
+    assert list(token) == [*COMMON_KEYS, "project", "is_domain", "is_admin_project", "roles",
+                           "id"]
 
 
 # -- re-scope with the token method --------------------------------------------------------

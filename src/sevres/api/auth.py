@@ -12,7 +12,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from sevres import errors, metrics
-from sevres.api import schemas, validation, views
+from sevres.api import schemas, targets, validation, views
 from sevres.api.http import (
     Call,
     bind_caller,
@@ -60,6 +60,10 @@ def token_body(call: Call, token: ValidToken, with_catalog: bool) -> dict[str, A
         body["project"] = {"domain": _ref(token.domain.id, token.domain.name),
                            "id": token.project.id, "name": token.project.name}
         body["is_domain"] = False
+        # As Keystone when an admin project is configured (sevres always has one): a
+        # service's policy may then tell a cloud admin's token from a project admin's.
+        body["is_admin_project"] = targets.on_admin_project(call.services.settings,
+                                                            token.project)
     elif p.scope is ScopeKind.DOMAIN and token.domain is not None:
         body["domain"] = _ref(token.domain.id, token.domain.name)
     elif p.scope is ScopeKind.SYSTEM:
@@ -151,6 +155,11 @@ def validate_token(call: Call) -> Response:
     action = "identity:check_token" if call.request.method == "HEAD" else "identity:validate_token"
     call.authorize(action, {"target": {"token": {"user_id": subject.user.id}}})
     token = call.request.headers["x-subject-token"]
+    if token != call.request.headers.get("x-auth-token") and _restricted_for(
+            call.request, subject):
+        emit(events.TOKEN_REJECTED, token_hash=token_hash(token),
+             reason="access rules the validating service does not announce it enforces")
+        raise errors.NotFound("Failed to validate token")
     emit(events.TOKEN_VALIDATED, token_hash=token_hash(token), user_id=subject.user.id)
     headers = {"X-Subject-Token": token}
     state = call.services.tokens.state
@@ -165,6 +174,24 @@ def validate_token(call: Call) -> Response:
     if not flag(call.query, "allow_expired"):
         state.keep(state.bodies, (token, with_catalog), rendered, call.generation)
     return Response(rendered, headers=headers, media_type="application/json")
+
+
+ACCESS_RULES_HEADER = "openstack-identity-access-rules"
+
+
+def _restricted_for(request: Request, token: ValidToken) -> bool:
+    """As Keystone: a token limited by access rules is valid only for a validator that
+    says (``OpenStack-Identity-Access-Rules: 1.0`` or later) that it enforces them, so an
+    older middleware cannot let it do more than its rules allow."""
+    app_cred = token.grant.app_cred
+    if app_cred is None or not app_cred.access_rules:
+        return False
+    announced = request.headers.get(ACCESS_RULES_HEADER, "")
+    try:
+        major = int(announced.split(".")[0])
+    except ValueError:
+        return True
+    return major < 1
 
 
 def validate_from_memory(services: Services, request: Request) -> Response | None:
@@ -184,8 +211,8 @@ def validate_from_memory(services: Services, request: Request) -> Response | Non
     if caller is None:
         return None
     subject = caller if subject_token == auth_token else tokens.cached(subject_token)
-    if subject is None:
-        return None
+    if subject is None or caller.grant.app_cred is not None or subject.grant.app_cred is not None:
+        return None  # application credentials' access rules: the long way checks them
     head = request.method == "HEAD"
     action = "identity:check_token" if head else "identity:validate_token"
     state = tokens.state

@@ -27,6 +27,7 @@ from starlette.routing import Route
 
 from sevres import errors, metrics
 from sevres.api import targets
+from sevres.appcreds import access
 from sevres.log import bind, emit, events
 from sevres.policy.rules import Caller
 from sevres.storage.database import NeedsDatabase
@@ -202,6 +203,12 @@ def _authenticate(services: Services, tx: Store, request: Request) -> ValidToken
     except InvalidToken as error:
         emit(events.TOKEN_REJECTED, token_hash=token_hash(token), reason=error.reason)
         raise errors.Unauthorized() from None
+    app_cred = valid.grant.app_cred
+    if app_cred is not None and not access.permits(
+            app_cred.access_rules, "identity", request.method, request.url.path):
+        emit(events.TOKEN_REJECTED, token_hash=token_hash(token),
+             reason="outside its application credential's access rules")
+        raise errors.Unauthorized()
     bind_caller(request, valid)
     return valid
 

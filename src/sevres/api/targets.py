@@ -13,6 +13,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from sevres.assignment.models import TargetKind
+from sevres.config import Settings
 from sevres.resource.models import Project
 from sevres.storage.repositories import Store
 from sevres.tokens.service import ValidToken
@@ -22,14 +23,16 @@ if TYPE_CHECKING:
     from sevres.app import Services
 
 
+def on_admin_project(settings: Settings, project: Project | None) -> bool:
+    """Is this the admin project (``[resource] admin_project_name`` in its domain)?"""
+    return (project is not None and project.name == settings.admin_project_name
+            and project.domain_id == settings.admin_project_domain_id)
+
+
 def credentials(services: Services, tx: Store, token: ValidToken) -> dict[str, Any]:
     """The caller as Keystone's rules name them, plus sevres's subtree-admin callback."""
     project, domain = token.project, token.domain
-    settings = services.settings
-    is_admin_project = (
-        project is not None and project.name == settings.admin_project_name
-        and project.domain_id == settings.admin_project_domain_id
-    )
+    is_admin_project = on_admin_project(services.settings, project)
     token_view: dict[str, Any] = {
         "is_admin_project": is_admin_project,
         "user": {"id": token.user.id, "domain": {"id": token.user.domain_id}},
