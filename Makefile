@@ -5,7 +5,7 @@ OSC    ?= .venv-osc
 COMPAT ?= .venv-compat
 BIN     = $(VENV)/bin
 
-.PHONY: run test check lint typecheck pytest clean
+.PHONY: run test check lint typecheck contract pytest clean
 
 ## run: install sevres and serve it on http://127.0.0.1:5000 (SQLite in .state/)
 run: $(VENV)/.installed
@@ -14,13 +14,18 @@ run: $(VENV)/.installed
 ## test: lint, type-check, and the whole suite on every reachable database backend
 test: check pytest
 
-check: lint typecheck
+check: lint typecheck contract
 
 lint: $(VENV)/.installed-dev
-	$(BIN)/ruff check src tests
+	$(BIN)/ruff check src tests tools
 
 typecheck: $(VENV)/.installed-dev
 	$(BIN)/mypy
+
+## contract: docs/openapi.json is the generated API description, and each change to it is in
+## CHANGELOG.md, tagged ApiImpact (tools/check_api.py)
+contract: $(VENV)/.installed-dev
+	$(BIN)/python tools/check_api.py
 
 pytest: $(VENV)/.installed-dev $(OSC)/.installed $(COMPAT)/.installed
 	$(BIN)/python -m pytest $(PYTEST_ARGS)

@@ -7,7 +7,9 @@ settings from the environment the CLI prepared, so every worker builds the same 
 from __future__ import annotations
 
 import datetime
+import gc
 import os
+import sys
 from dataclasses import dataclass
 
 from starlette.applications import Starlette
@@ -25,6 +27,7 @@ from sevres.api import (
     grants,
     groups,
     jwks,
+    openapi,
     resources,
     revoke,
     roles,
@@ -36,6 +39,7 @@ from sevres.assignment.service import AssignmentService
 from sevres.audit import AuditTrail
 from sevres.catalog.service import CatalogService
 from sevres.config import Settings
+from sevres.identity.compliance import Compliance
 from sevres.identity.groups import GroupService
 from sevres.identity.passwords import PasswordHashing
 from sevres.identity.service import IdentityService
@@ -87,7 +91,7 @@ def build_services(settings: Settings, database: Database | None = None,
     hashing = PasswordHashing(settings.argon2_time_cost, settings.argon2_memory_kib,
                               settings.argon2_parallelism)
     resources = ResourceService(settings.max_project_tree_depth)
-    identity = IdentityService(hashing, resources)
+    identity = IdentityService(hashing, resources, Compliance.of(settings))
     assignments = AssignmentService(resources)
     appcreds = ApplicationCredentialService(hashing, assignments)
     tokens = TokenService(token_state(settings, database, marker), identity, assignments,
@@ -113,6 +117,7 @@ def build_app(services: Services) -> Starlette:
         *jwks.routes(services),
         *revoke.routes(services),
         *metrics.routes(services),
+        *openapi.routes(services),
     ]
     app = Starlette(
         routes=routes,
@@ -132,5 +137,17 @@ def create_app() -> Starlette:
     state.refresh()  # keys and revocations in memory before the first request
     upkeep = Upkeep(services.database, state.wrapper, settings, retention(settings))
     state.start_polling(max(0.05, settings.cache_staleness_ms / 1000), also=upkeep)
+    app = build_app(services)
+    _tune_interpreter()
     log.emit(log.events.WORKER_STARTED, pid=os.getpid(), database=services.database.dialect)
-    return build_app(services)
+    return app
+
+
+def _tune_interpreter() -> None:
+    """Keep the event loop's answers quick while other threads (the state poll, password
+    logins) run Python: hand the GIL over after 1 ms rather than 5, so no thread holds
+    the loop up for long; and leave what startup built (modules, routes, policy) out of
+    the garbage collector's full passes, which would otherwise walk it again and again."""
+    sys.setswitchinterval(0.001)
+    gc.collect()
+    gc.freeze()

@@ -29,7 +29,8 @@ client address and user agent. For a login it is the user authenticated or, when
 login failed, the user id, name and domain the request claimed; for a password change,
 the user whose original password was the proof. Never a secret: passwords are never read,
 a token appears only as the short ``token_hash`` the operational log uses, and a failure
-carries a reason category ("invalid credentials"), not the detail.
+carries a reason category ("invalid credentials", "account locked", "password policy:
+history") and the status the client got, not the detail.
 
 Writing: each record is a single ``os.write`` of one line to the file opened with
 O_APPEND, so lines from threads and worker processes never interleave and nothing sits in
@@ -93,6 +94,21 @@ _AUTH_REASONS = {
     "project's domain disabled": "invalid scope",
     "domain unknown or disabled": "invalid scope",
     "no role on the scope": "invalid scope",
+    # [security_compliance]: told apart here, never to the client (the same 401 for all).
+    "account locked": "account locked",
+    "user inactive": "user unknown or disabled",
+    "password expired": "password expired",
+}
+# PASSWORD_CHANGE_FAILED reasons -> (category, HTTP status the client got).
+_PASSWORD_CHANGE_REASONS = {
+    "wrong original password": ("invalid credentials", "401"),
+    "account locked": ("account locked", "401"),
+    "user inactive": ("user unknown or disabled", "401"),
+    "password policy: not a string": ("password policy: strength", "400"),
+    "password policy: strength": ("password policy: strength", "400"),
+    "password policy: locked": ("password policy: locked", "400"),
+    "password policy: minimum age": ("password policy: minimum age", "400"),
+    "password policy: history": ("password policy: history", "400"),
 }
 
 _CHANGES = {
@@ -217,7 +233,8 @@ class AuditTrail:
             "observer": self.observer,
         }
         if failed:
-            record["reason"] = {"reasonType": _reason(seen), "reasonCode": "401"}
+            record["reason"] = dict(zip(("reasonType", "reasonCode"), _reason(seen),
+                                        strict=True))
         record["requestPath"] = pending.request.url.path
         record["request_id"] = context["request_id"]
         record["global_request_id"] = context["global_request_id"]
@@ -354,13 +371,14 @@ def _dig(value: Any, *keys: str) -> Any:
     return value
 
 
-def _reason(seen: Seen) -> str:
+def _reason(seen: Seen) -> tuple[str, str]:
+    """(category, status code) of a refusal: never the detail."""
+    reason = str(seen.fields["reason"])
     if seen.event is events.PASSWORD_CHANGE_FAILED:
-        return "invalid credentials"
-    subject, reason = str(seen.fields["subject"]), str(seen.fields["reason"])
-    if subject.startswith("token "):  # the token method's token did not validate
-        return "invalid token"
-    return _AUTH_REASONS.get(reason, "unauthorized")
+        return _PASSWORD_CHANGE_REASONS.get(reason, ("invalid credentials", "401"))
+    if str(seen.fields["subject"]).startswith("token "):  # the token did not validate
+        return "invalid token", "401"
+    return _AUTH_REASONS.get(reason, "unauthorized"), "401"
 
 
 def _host(request: Request) -> dict[str, str]:

@@ -63,7 +63,7 @@ def _bootstrap(
     created_user = user is None
     if user is None:
         user = s.identity.create_user(tx, {"name": username, "password": password},
-                                      DEFAULT_DOMAIN_ID)
+                                      DEFAULT_DOMAIN_ID, bootstrap=True)
         _created("user", user.id)
     role_ids: dict[str, str] = {}
     for name in (*ROLE_CHAIN, *OTHER_ROLES):

@@ -19,12 +19,15 @@ The TOML file has one table per area; each key maps to the environment variable
     rotation_interval = 86400  # seconds; 0 turns scheduled rotation off
     [cache]
     staleness_ms = 500
+    [security_compliance]      # Keystone's options and defaults (every feature off)
+    lockout_failure_attempts = 6
 """
 
 from __future__ import annotations
 
 import dataclasses
 import os
+import re
 import tomllib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -64,6 +67,16 @@ class Settings:
     admin_project_domain_id: str
     policy_file: Path | None
     metrics_enabled: bool
+    # [security_compliance], as Keystone's options of the same names (see identity/compliance.py)
+    lockout_failure_attempts: int | None
+    lockout_duration: int
+    disable_user_account_days_inactive: int | None
+    password_expires_days: int | None
+    unique_last_password_count: int
+    minimum_password_age: int
+    password_regex: str | None
+    password_regex_description: str | None
+    change_password_upon_first_use: bool
     config_file: Path | None
 
     @property
@@ -110,6 +123,11 @@ _FIELDS: tuple[tuple[str, str | None, str], ...] = (
     ("admin_project_domain_id", "resource", "admin_project_domain_id"),
     ("policy_file", "policy", "file"),
     ("metrics_enabled", "metrics", "enabled"),
+    *((name, "security_compliance", name) for name in (
+        "lockout_failure_attempts", "lockout_duration", "disable_user_account_days_inactive",
+        "password_expires_days", "unique_last_password_count", "minimum_password_age",
+        "password_regex", "password_regex_description", "change_password_upon_first_use",
+    )),
 )
 
 _ENV_NAMES = {name: "SEVRES_" + name.upper() for name, _, _ in _FIELDS}
@@ -189,6 +207,20 @@ def _existing_file(name: str, value: Any) -> Path:
     return path
 
 
+def _regex(name: str, value: Any) -> str:
+    """A Python regular expression, checked now: Keystone finds a broken one only when a
+    user sets a password (and then refuses every password)."""
+    if not isinstance(value, str) or not value:
+        raise ConfigError(f"{name} must be a non-empty regular expression, not {value!r}")
+    try:
+        re.compile(value)
+    except re.error as error:
+        raise ConfigError(f"{name} is not a valid regular expression: {error}") from None
+    return value
+
+
+_DAY_LIMIT = 100 * 365  # days: a century is "never" in practice
+
 _PARSERS: dict[str, Callable[[str, Any], Any]] = {
     "database_url": _database_url,
     "public_url": _public_url,
@@ -213,6 +245,17 @@ _PARSERS: dict[str, Callable[[str, Any], Any]] = {
     "admin_project_domain_id": _text,
     "policy_file": _existing_file,
     "metrics_enabled": _flag,
+    "lockout_failure_attempts": _int_in(1, 1_000_000),
+    # 0 (Keystone: leaving it unset) locks until an administrator enables the user again.
+    "lockout_duration": _int_in(0, _DAY_LIMIT * 24 * 3600),
+    "disable_user_account_days_inactive": _int_in(1, _DAY_LIMIT),
+    "password_expires_days": _int_in(1, _DAY_LIMIT),
+    # Each remembered password costs one hash at every self-service change: keep it bounded.
+    "unique_last_password_count": _int_in(0, 100),
+    "minimum_password_age": _int_in(0, _DAY_LIMIT),
+    "password_regex": _regex,
+    "password_regex_description": _text,
+    "change_password_upon_first_use": _flag,
 }
 
 _DEFAULTS: dict[str, Any] = {
@@ -243,6 +286,16 @@ _DEFAULTS: dict[str, Any] = {
     "admin_project_domain_id": "default",
     "policy_file": None,
     "metrics_enabled": True,
+    # [security_compliance]: Keystone's defaults, every feature off.
+    "lockout_failure_attempts": None,
+    "lockout_duration": 1800,
+    "disable_user_account_days_inactive": None,
+    "password_expires_days": None,
+    "unique_last_password_count": 0,
+    "minimum_password_age": 0,
+    "password_regex": None,
+    "password_regex_description": None,
+    "change_password_upon_first_use": False,
 }
 
 

@@ -89,7 +89,7 @@ def test_validate_echoes_the_token_and_its_body(admin: Api, member: Member) -> N
     assert response.json() == issued.json()
     assert list(response.json()["token"]) == [
         "methods", "user", "audit_ids", "expires_at", "issued_at",
-        "project", "is_domain", "roles", "catalog"]
+        "project", "is_domain", "is_admin_project", "roles", "catalog"]
 
 
 @pytest.mark.parametrize("scope", [None, {"system": {"all": True}}])

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
@@ -21,15 +22,18 @@ from sevres.api.http import (
     no_content,
     route_table,
 )
-from sevres.ids import iso
 from sevres.log import emit, events
 from sevres.storage.repositories.filters import flag
-from sevres.tokens.clock import from_ms
 from sevres.tokens.payload import ScopeKind
 from sevres.tokens.service import InvalidToken, UnrecognizedToken, ValidToken, token_hash
 
 if TYPE_CHECKING:
     from sevres.app import Services
+
+
+def _whole_seconds(ms: int) -> str:
+    """Keystone's rendering of a token time: whole seconds ('...:10.000000Z')."""
+    return time.strftime("%Y-%m-%dT%H:%M:%S.000000Z", time.gmtime(ms // 1000))
 
 
 def _ref(entity_id: str, name: str) -> dict[str, str]:
@@ -45,12 +49,12 @@ def token_body(call: Call, token: ValidToken, with_catalog: bool) -> dict[str, A
             "domain": _ref(token.user_domain.id, token.user_domain.name),
             "id": token.user.id,
             "name": token.user.name,
-            "password_expires_at": None,
+            "password_expires_at": views.password_expires_at(token.user),
         },
         "audit_ids": list(p.audit_ids),
         # Whole seconds, as Keystone renders them ("...:10.000000Z").
-        "expires_at": iso(from_ms(p.expires_ms // 1000 * 1000)),
-        "issued_at": iso(from_ms(p.issued_ms // 1000 * 1000)),
+        "expires_at": _whole_seconds(p.expires_ms),
+        "issued_at": _whole_seconds(p.issued_ms),
     }
     if p.scope is ScopeKind.UNSCOPED:
         return body

@@ -53,7 +53,8 @@ def delete_group(call: Call) -> Response:
 
 def list_members(call: Call) -> Response:
     group_id = call.params["group_id"]
-    found = call.services.groups.members(call.tx, group_id)
+    found = call.services.identity.as_shown(call.tx, call.services.groups.members(call.tx,
+                                                                                group_id))
     return json_response(views.collection(
         call.base_url, f"groups/{group_id}/users", "users",
         (views.user(call.base_url, u) for u in found)))

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from sevres.identity import compliance
+
 Schema = dict[str, Any]
 
 BOOLEAN: Schema = {"type": "boolean"}
@@ -42,9 +44,15 @@ DOMAIN_CREATE: Schema = {"type": "object", "properties": _domain_props, "require
 DOMAIN_UPDATE: Schema = {"type": "object", "properties": _domain_props, "minProperties": 1,
                          "additionalProperties": True}
 
+# Keystone's user resource options: booleans, null removing one (see identity/compliance.py).
+USER_OPTIONS: Schema = {
+    "type": "object",
+    "properties": {name: {"type": ["boolean", "null"]} for name in compliance.USER_OPTIONS},
+    "additionalProperties": False,
+}
 _user_props: Schema = {
     "name": NAME_255, "domain_id": ID, "enabled": BOOLEAN, "default_project_id": NULLABLE_ID,
-    "password": PASSWORD, "description": DESCRIPTION, "options": OPTIONS,
+    "password": PASSWORD, "description": DESCRIPTION, "options": USER_OPTIONS,
 }
 USER_CREATE: Schema = {"type": "object", "properties": _user_props, "required": ["name"],
                        "additionalProperties": True}

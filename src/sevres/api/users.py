@@ -11,6 +11,7 @@ from sevres import errors
 from sevres.api import schemas, targets, validation, views
 from sevres.api.http import Call, created, json_response, no_content, route_table
 from sevres.api.resources import _default_domain
+from sevres.identity.compliance import PasswordRejected
 from sevres.log import emit, events
 
 if TYPE_CHECKING:
@@ -59,8 +60,12 @@ def change_password(call: Call) -> Response:
         call.services.identity.change_password(
             call.tx, user_id, attrs["original_password"], attrs["password"]
         )
-    except errors.Unauthorized:
-        emit(events.PASSWORD_CHANGE_FAILED, user_id=user_id, reason="wrong original password")
+    except (errors.Unauthorized, PasswordRejected) as error:
+        # The rule that refused it (locked account, history...), else the usual reason.
+        reason = getattr(error, "reason", "")
+        if reason in ("", "invalid user or password"):
+            reason = "wrong original password"
+        emit(events.PASSWORD_CHANGE_FAILED, user_id=user_id, reason=reason)
         raise
     emit(events.PASSWORD_CHANGED, user_id=user_id)
     return no_content()

@@ -40,10 +40,17 @@ def project(base: str, p: Project) -> dict[str, Any]:
     }
 
 
+def password_expires_at(u: User) -> str | None:
+    """As Keystone renders it: '2016-11-06T15:32:17.000000', no zone (it is UTC)."""
+    moment = u.password_expires_at
+    return None if moment is None else moment.strftime("%Y-%m-%dT%H:%M:%S.%f")
+
+
 def user(base: str, u: User) -> dict[str, Any]:
     body: dict[str, Any] = {
         **u.extra, "id": u.id, "name": u.name, "domain_id": u.domain_id, "enabled": u.enabled,
-        "password_expires_at": None, "options": {}, "links": _self(base, f"users/{u.id}"),
+        "password_expires_at": password_expires_at(u), "options": dict(u.options),
+        "links": _self(base, f"users/{u.id}"),
     }
     if u.default_project_id:
         body["default_project_id"] = u.default_project_id

@@ -87,7 +87,25 @@ def check_configuration(settings: Settings) -> Finding:
         return Finding("configuration", WARNING,
                        f"{source}; the file holds a database password and others can read it",
                        f"chmod 600 {path}")
+    advice = _compliance_advice(settings)
+    if advice is not None:
+        return Finding("configuration", WARNING, f"{source}; {advice[0]}", advice[1])
     return Finding("configuration", OK, f"{source}; all settings valid")
+
+
+def _compliance_advice(settings: Settings) -> tuple[str, str] | None:
+    """[security_compliance] settings that load but work against each other, as
+    Keystone's doctor warns of them: (what, remedy) or None."""
+    if settings.password_regex and not settings.password_regex_description:
+        return ("[security_compliance] password_regex has no password_regex_description: "
+                "a refused password is explained only by the expression itself",
+                "describe the expression for humans in password_regex_description")
+    expires, minimum = settings.password_expires_days, settings.minimum_password_age
+    if expires and minimum >= expires:
+        return (f"[security_compliance] minimum_password_age ({minimum} days) is not below "
+                f"password_expires_days ({expires}): users cannot change a password before "
+                "it expires", "make minimum_password_age smaller than password_expires_days")
+    return None
 
 
 def _exposed(path: Path) -> bool:

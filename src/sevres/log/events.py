@@ -105,7 +105,13 @@ PASSWORD_CHANGED = _event(
     "A user changed their own password.")
 PASSWORD_CHANGE_FAILED = _event(
     "identity.password_change_failed", WRN, "user {user_id} could not change their password: "
-    "{reason}", "A self-service password change was refused (the original password was wrong).")
+    "{reason}", "A self-service password change was refused: the original password was wrong "
+    "(or the account locked or disabled), or the new one broke a [security_compliance] rule.")
+ACCOUNT_LOCKED = _event(
+    "identity.account_locked", WRN,
+    "user {user_id} locked out after {attempts} failed logins ({duration})",
+    "[security_compliance] lockout_failure_attempts was reached: logins of the user are "
+    "refused until lockout_duration has passed or an administrator updates the user.")
 
 # -- identity data -----------------------------------------------------------------------
 ENTITY_CREATED = _event(

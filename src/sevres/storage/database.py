@@ -125,7 +125,16 @@ class Database:
             except BaseException:
                 if store.opened and store.connection.in_transaction():
                     store.connection.rollback()
+                self._run_deferred(store)  # the lock is released: SQLite can write again
                 raise
+        self._run_deferred(store)
+
+    def _run_deferred(self, store: Store) -> None:
+        """What the transaction left for afterwards (:meth:`Store.afterwards`), each piece
+        in a writing transaction of its own."""
+        for work in store.deferred:
+            with self.transaction(write=True) as again:
+                work(again)
 
     def _commit(self, connection: sa.Connection) -> None:
         changed = connection.info.get("changed")
@@ -140,13 +149,18 @@ class Database:
 
 
 def _note_writes(connection: sa.Connection, _cursor: Any, statement: str, *_: Any) -> None:
-    """Remember whether this transaction changed authorization state or only revocations
-    (the revision row's own update and Alembic's bookkeeping do not count)."""
+    """Remember whether this transaction changed authorization state or only revocations.
+
+    Not counted: the revision row's own update, Alembic's bookkeeping, and ``login_state``
+    (failed-login counts, last activity). The latter changes on logins, any client can
+    cause it with wrong passwords, and no memo depends on it (logins read it fresh):
+    counting it would let a flood of bad logins flush every node's caches and slow
+    token validation everywhere."""
     verb = statement[:6].upper()
     if verb not in ("INSERT", "UPDATE", "DELETE"):
         return
     head = statement[:40].lower()
-    if "revision" in head or "alembic_version" in head:
+    if "revision" in head or "alembic_version" in head or "login_state" in head:
         return
     only_revocations = "revocation_event" in head
     if connection.info.get("changed") != "authz":

@@ -70,6 +70,8 @@ user = sa.Table(
     _id("default_project_id", nullable=True),
     sa.Column("extra", sa.Text, nullable=False),
     sa.Column("created_at", TIMESTAMP, nullable=False),
+    # The user's resource options (JSON): ignore_password_expiry, lock_password, ...
+    sa.Column("options", sa.Text, nullable=False, server_default="{}"),
     sa.UniqueConstraint("domain_id", "name"),
     **MYSQL,
 )
@@ -82,7 +84,24 @@ password = sa.Table(
     sa.Column("hash", sa.String(255), nullable=False),
     sa.Column("created_at", TIMESTAMP, nullable=False),
     sa.Column("expires_at", TIMESTAMP, nullable=True),
+    # Set by the user themselves (POST /v3/users/{id}/password), not by an administrator:
+    # only such a password is held to [security_compliance] minimum_password_age.
+    sa.Column("self_service", sa.Boolean, nullable=False, server_default=sa.false()),
     sa.Index(None, "user_id"),
+    **MYSQL,
+)
+
+# A user's login bookkeeping for [security_compliance]: consecutive failed logins (for the
+# lockout) and the day of the last successful one (for disabling inactive users). Kept out
+# of ``user`` because it changes on logins, and writing it must not bump the revision (see
+# storage/database.py): a flood of wrong passwords would otherwise flush every cache.
+login_state = sa.Table(
+    "login_state", metadata,
+    sa.Column("user_id", sa.String(64), sa.ForeignKey("user.id", ondelete="CASCADE"),
+              primary_key=True),
+    sa.Column("failed_count", sa.Integer, nullable=False),
+    sa.Column("failed_at", TIMESTAMP, nullable=True),
+    sa.Column("last_active_on", sa.Date, nullable=True),
     **MYSQL,
 )
 

@@ -29,6 +29,7 @@ from sevres.appcreds.models import AppCred
 from sevres.appcreds.service import ApplicationCredentialService
 from sevres.assignment.models import Role
 from sevres.assignment.service import AssignmentService
+from sevres.identity.compliance import LoginRefused
 from sevres.identity.models import User
 from sevres.identity.service import IdentityService
 from sevres.ids import utcnow
@@ -227,10 +228,11 @@ class TokenService:
             record = self.state.remembered(key, self.state.generation, lambda: self.identity.login(
                 tx, user_id=ref.get("id"), name=ref.get("name"), domain_id=domain.get("id"),
                 domain_name=domain.get("name")))
-            return self.identity.check_password(record, ref["password"])
-        except errors.Unauthorized:
+            return self.identity.check_password(tx, record, ref["password"])
+        except errors.Unauthorized as error:
             subject = ref.get("id") or f"{ref.get('name')}@{domain.get('id') or domain.get('name')}"
-            emit(events.AUTH_FAILED, subject=subject, reason="invalid user or password")
+            reason = error.reason if isinstance(error, LoginRefused) else "invalid user or password"
+            emit(events.AUTH_FAILED, subject=subject, reason=reason)
             raise
 
     def _app_cred_user(self, tx: Store, block: Any) -> tuple[User, AppCred]:

@@ -12,6 +12,7 @@ from sevres.storage.repositories.assignments import AssignmentRepository
 from sevres.storage.repositories.catalog import CatalogRepository
 from sevres.storage.repositories.groups import GroupRepository
 from sevres.storage.repositories.keys import KeyRepository
+from sevres.storage.repositories.logins import LoginStateRepository
 from sevres.storage.repositories.projects import ProjectRepository
 from sevres.storage.repositories.revocations import RevocationRepository
 from sevres.storage.repositories.roles import RoleRepository
@@ -31,6 +32,13 @@ class Store:
         self._connect = connect
         self._connection: sa.Connection | None = None
         self._repositories: dict[object, Any] = {}
+        self.deferred: list[Callable[[Store], None]] = []
+
+    def afterwards(self, work: Callable[[Store], None]) -> None:
+        """Run ``work`` once this transaction is over, committed or rolled back, in a
+        writing transaction of its own: bookkeeping that must outlive a refused request
+        (a failed login's count) or that a read-only request needs written."""
+        self.deferred.append(work)
 
     @property
     def opened(self) -> bool:
@@ -85,6 +93,10 @@ class Store:
     @property
     def appcreds(self) -> ApplicationCredentialRepository:
         return self._repository(ApplicationCredentialRepository)
+
+    @property
+    def logins(self) -> LoginStateRepository:
+        return self._repository(LoginStateRepository)
 
 
 __all__ = ["Store"]

@@ -3,17 +3,27 @@
 from __future__ import annotations
 
 import datetime
+import operator
 from collections.abc import Mapping, Sequence
 from typing import Any
 
 import sqlalchemy as sa
 
-from sevres.identity.models import User
+from sevres.identity.models import Password, User
 from sevres.storage import tables
 from sevres.storage.repositories import filters, jsoncol
 
 t = tables.user
 pw = tables.password
+
+# The newest password row is the current one; older rows are the history that
+# [security_compliance] unique_last_password_count compares a new password with.
+_NEWEST_FIRST = (pw.c.created_at.desc(), pw.c.id.desc())
+_EXPIRES = (sa.select(pw.c.expires_at).where(pw.c.user_id == t.c.id).order_by(*_NEWEST_FIRST)
+            .limit(1).correlate(t).scalar_subquery())
+_USERS = sa.select(t, _EXPIRES.label("password_expires_at"))
+_COMPARISONS = {"lt": operator.lt, "lte": operator.le, "gt": operator.gt,
+                "gte": operator.ge, "eq": operator.eq, "neq": operator.ne}
 
 
 def _to_model(row: sa.Row[Any]) -> User:
@@ -23,7 +33,10 @@ def _to_model(row: sa.Row[Any]) -> User:
         domain_id=row.domain_id,
         enabled=bool(row.enabled),
         default_project_id=row.default_project_id,
+        password_expires_at=row.password_expires_at,
         extra=jsoncol.load_dict(row.extra),
+        options=jsoncol.load_dict(row.options),
+        created_at=row.created_at,
     )
 
 
@@ -32,33 +45,41 @@ class UserRepository:
         self._c = connection
 
     def get(self, user_id: str) -> User | None:
-        row = self._c.execute(sa.select(t).where(t.c.id == user_id)).first()
+        row = self._c.execute(_USERS.where(t.c.id == user_id)).first()
         return _to_model(row) if row else None
 
     def get_by_name(self, domain_id: str, name: str) -> User | None:
         row = self._c.execute(
-            sa.select(t).where(t.c.domain_id == domain_id, t.c.name == name)
+            _USERS.where(t.c.domain_id == domain_id, t.c.name == name)
         ).first()
         return _to_model(row) if row else None
 
-    def search(self, query_filters: Mapping[str, str]) -> list[User]:
+    def search(self, query_filters: Mapping[str, str],
+               password_expires: tuple[str, datetime.datetime] | None = None) -> list[User]:
+        """``password_expires``: (operator, moment), Keystone's ``password_expires_at``
+        filter on the current password (lt, lte, gt, gte, eq, neq); a user whose
+        password never expires matches no comparison."""
         query = filters.apply(
-            sa.select(t), t, query_filters,
+            _USERS, t, query_filters,
             strings=("name",), booleans=("enabled",), exact=("domain_id", "id"),
         )
+        if password_expires is not None:
+            op, moment = password_expires
+            query = query.where(_COMPARISONS[op](_EXPIRES, moment))
         return [_to_model(r) for r in self._c.execute(query.order_by(t.c.name, t.c.id))]
 
     def insert(self, user: User, now: datetime.datetime) -> None:
         self._c.execute(sa.insert(t).values(
             id=user.id, name=user.name, domain_id=user.domain_id, enabled=user.enabled,
             default_project_id=user.default_project_id, extra=jsoncol.dump(user.extra),
-            created_at=now,
+            options=jsoncol.dump(user.options), created_at=now,
         ))
 
     def update(self, user: User) -> None:
         self._c.execute(sa.update(t).where(t.c.id == user.id).values(
             name=user.name, domain_id=user.domain_id, enabled=user.enabled,
             default_project_id=user.default_project_id, extra=jsoncol.dump(user.extra),
+            options=jsoncol.dump(user.options),
         ))
 
     def delete(self, user_ids: Sequence[str]) -> None:
@@ -77,15 +98,32 @@ class UserRepository:
             self._c.execute(sa.update(t).where(t.c.default_project_id.in_(list(project_ids)))
                             .values(default_project_id=None))
 
-    def password_hash(self, user_id: str) -> str | None:
+    def current_password(self, user_id: str) -> Password | None:
         row = self._c.execute(
-            sa.select(pw.c.hash).where(pw.c.user_id == user_id)
-            .order_by(pw.c.created_at.desc(), pw.c.id.desc()).limit(1)
+            sa.select(pw).where(pw.c.user_id == user_id).order_by(*_NEWEST_FIRST).limit(1)
         ).first()
-        return row.hash if row else None
+        if row is None:
+            return None
+        return Password(row.hash, row.created_at, row.expires_at, bool(row.self_service))
 
-    def set_password(self, user_id: str, hashed: str | None, now: datetime.datetime) -> None:
-        """Replace the user's password (None removes it: the user cannot log in)."""
-        self._c.execute(sa.delete(pw).where(pw.c.user_id == user_id))
-        if hashed is not None:
-            self._c.execute(sa.insert(pw).values(user_id=user_id, hash=hashed, created_at=now))
+    def password_hashes(self, user_id: str, count: int) -> list[str]:
+        """The hashes of the user's ``count`` newest passwords, the current one first."""
+        return list(self._c.execute(
+            sa.select(pw.c.hash).where(pw.c.user_id == user_id).order_by(*_NEWEST_FIRST)
+            .limit(count)).scalars())
+
+    def set_password(self, user_id: str, hashed: str | None, now: datetime.datetime, *,
+                     expires_at: datetime.datetime | None = None, self_service: bool = False,
+                     keep: int = 1) -> None:
+        """Make ``hashed`` the user's password, keeping the ``keep`` newest (it included)
+        as history; None removes every password (the user cannot log in)."""
+        if hashed is None:
+            self._c.execute(sa.delete(pw).where(pw.c.user_id == user_id))
+            return
+        self._c.execute(sa.insert(pw).values(user_id=user_id, hash=hashed, created_at=now,
+                                             expires_at=expires_at, self_service=self_service))
+        older = list(self._c.execute(
+            sa.select(pw.c.id).where(pw.c.user_id == user_id).order_by(*_NEWEST_FIRST)
+            .offset(max(1, keep))).scalars())
+        if older:
+            self._c.execute(sa.delete(pw).where(pw.c.id.in_(older)))
