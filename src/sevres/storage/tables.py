@@ -210,12 +210,15 @@ revocation_event = sa.Table(
     **MYSQL,
 )
 
-# One row (id 1). Every committed write bumps ``authz`` (anything that can change an
-# authorization answer) or only ``revocations`` (a revocation event alone), in the same
-# transaction; each process compares them with its in-memory copy to know when to reload.
+# One row per writing process. Every committed write adds one to its process's row, to
+# ``authz`` (anything that can change an authorization answer) or only to ``revocations``
+# (a revocation event alone), in the same transaction; the sums are the database's
+# revision, which every process compares with its in-memory copy to know when to reload.
+# A row per writer, not one shared row: on Galera two nodes updating one row in the same
+# instant conflict at certification and one write fails; a writer's own row never does.
 revision = sa.Table(
     "revision", metadata,
-    sa.Column("id", sa.Integer, primary_key=True, autoincrement=False),
+    sa.Column("writer", sa.String(32), primary_key=True),
     sa.Column("authz", sa.BigInteger, nullable=False),
     sa.Column("revocations", sa.BigInteger, nullable=False),
     **MYSQL,
