@@ -46,7 +46,7 @@ def bootstrap(settings: Settings, region: str) -> int:
         result = run_bootstrap(services, password, settings.endpoint_url(), region)
     finally:
         services.database.dispose()
-    clouds = _write_clouds_yaml(settings, password)
+    clouds = _write_clouds_yaml(settings, password, region)
     say(f"bootstrap done: user admin ({result.user_id}), project admin ({result.project_id})")
     if generated:
         say(f"generated admin password (shown once, kept in {settings.admin_password_file}):")
@@ -301,7 +301,7 @@ def _schema_current(settings: Settings) -> bool:
         database.dispose()
 
 
-def _write_clouds_yaml(settings: Settings, password: str) -> Path:
+def _write_clouds_yaml(settings: Settings, password: str, region: str) -> Path:
     path = settings.state_dir / "clouds.yaml"
     text = (
         "clouds:\n"
@@ -314,7 +314,7 @@ def _write_clouds_yaml(settings: Settings, password: str) -> Path:
         "      user_domain_name: Default\n"
         "      project_domain_name: Default\n"
         "    identity_api_version: 3\n"
-        "    region_name: RegionOne\n"
+        f"    region_name: {region}\n"
     )
     descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(descriptor, "w") as handle:
