@@ -97,7 +97,8 @@ def build_services(settings: Settings, database: Database | None = None,
     tokens = TokenService(token_state(settings, database, marker), identity, assignments,
                           appcreds, settings.token_expiration, settings.allow_expired_window)
     enforcer = Enforcer(DEFAULTS, settings.policy_file)
-    audit = AuditTrail(settings.audit_file if settings.audit_enabled else None)
+    audit = AuditTrail(settings.audit_file if settings.audit_enabled else None,
+                       rescopes=settings.audit_rescopes)
     return Services(settings, database, resources, identity, GroupService(resources),
                     assignments, CatalogService(), tokens, enforcer, audit, appcreds)
 

@@ -160,8 +160,9 @@ def _observe(event: Event, fields: dict[str, Any]) -> None:
 class AuditTrail:
     """The audit file of one process; ``path`` None when auditing is disabled."""
 
-    def __init__(self, path: Path | None) -> None:
+    def __init__(self, path: Path | None, rescopes: bool = True) -> None:
         self.path = path
+        self.rescopes = rescopes
         self._fd: int | None = None
         self._inode = -1
         self._lock = threading.Lock()
@@ -189,6 +190,9 @@ class AuditTrail:
 
     def _write(self, seen: list[Seen], pending: Pending) -> None:
         for one in seen:
+            if (not self.rescopes and one.event is events.AUTH_SUCCEEDED
+                    and _methods(pending.body) == ["token"]):
+                continue  # a successful re-scope, unless [audit] rescopes is on
             record = self.record(one, pending)
             line = json.dumps(record, separators=(", ", ": "), default=str) + "\n"
             try:

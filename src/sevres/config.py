@@ -58,6 +58,7 @@ class Settings:
     log_format: str
     log_level: str
     audit_enabled: bool
+    audit_rescopes: bool
     audit_file: Path
     argon2_time_cost: int
     argon2_memory_kib: int
@@ -114,6 +115,7 @@ _FIELDS: tuple[tuple[str, str | None, str], ...] = (
     ("log_format", "log", "format"),
     ("log_level", "log", "level"),
     ("audit_enabled", "audit", "enabled"),
+    ("audit_rescopes", "audit", "rescopes"),
     ("audit_file", "audit", "file"),
     ("argon2_time_cost", "password_hashing", "argon2_time_cost"),
     ("argon2_memory_kib", "password_hashing", "argon2_memory_kib"),
@@ -237,6 +239,7 @@ _PARSERS: dict[str, Callable[[str, Any], Any]] = {
     "log_format": _choice("json", "text"),
     "log_level": _choice("debug", "info", "warning", "error"),
     "audit_enabled": _flag,
+    "audit_rescopes": _flag,
     "argon2_time_cost": _int_in(1, 20),
     "argon2_memory_kib": _int_in(8, 4 * 1024 * 1024),
     "argon2_parallelism": _int_in(1, 64),
@@ -276,6 +279,9 @@ _DEFAULTS: dict[str, Any] = {
     "log_format": "json",
     "log_level": "info",
     "audit_enabled": True,
+    # A re-scope (token method) proves no credential: the login it derives from was
+    # audited. Keystone by default notifies no authentication at all.
+    "audit_rescopes": False,
     # argon2id as RFC 9106's second recommended option (64 MiB, 3 passes, 4 lanes).
     "argon2_time_cost": 3,
     "argon2_memory_kib": 65536,

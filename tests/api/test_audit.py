@@ -4,13 +4,15 @@ to identity data, in the audit file of the state folder, apart from the operatio
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Any
 
 import httpx
 
 from sevres.tokens.service import token_hash
+from tests import backends
 from tests.factories import Api, password_auth, project_scope, unique
-from tests.server import ADMIN_PASSWORD, Server
+from tests.server import ADMIN_PASSWORD, Server, start
 
 CADF_EVENT = "http://schemas.dmtf.org/cloud/audit/1.0/event"
 
@@ -93,24 +95,48 @@ def test_a_failed_login_is_audited_with_the_claimed_user_and_a_reason_category(
 
 
 def test_a_token_rescope_is_audited_with_the_token_as_its_hash(
+    fresh: backends.Backend, tmp_path: Path
+) -> None:
+    """With ``[audit] rescopes`` on, the token method is audited too: success names the
+    user and carries the presented token only as its hash."""
+    server = start(tmp_path, fresh.url, SEVRES_AUDIT_RESCOPES="true")
+    try:
+        with Api.login(server.url, "admin", ADMIN_PASSWORD) as admin, \
+                httpx.Client(base_url=server.url, timeout=30) as anonymous:
+            password = unique("pw")
+            user, project = admin.member_of_new_project(password)
+            unscoped = anonymous.post("/v3/auth/tokens", json=password_auth(
+                user["name"], password, scope="unscoped"))
+            token = unscoped.headers["X-Subject-Token"]
+            rescoped = anonymous.post("/v3/auth/tokens", json={"auth": {
+                "identity": {"methods": ["token"], "token": {"id": token}},
+                "scope": {"project": {"id": project["id"]}}}})
+            assert rescoped.status_code == 201
+            record = _one(server, rescoped)
+    finally:
+        server.stop()
+    assert (record["action"], record["outcome"]) == ("authenticate", "success")
+    assert record["initiator"]["id"] == user["id"]
+    assert record["initiator"]["credential"] == {"type": "token", "token_hash": token_hash(token)}
+    assert record["methods"] == ["token"]
+
+
+def test_a_rescope_is_not_audited_by_default_but_a_failed_one_is(
     server: Server, anonymous: httpx.Client, admin: Api
 ) -> None:
-    """The token method is audited too: success names the user and carries the presented
-    token only as its hash; a token that does not validate is 'invalid token'."""
+    """By default a successful re-scope leaves no record (the login it derives from did);
+    a token that does not validate is recorded as 'invalid token'."""
     password = unique("pw")
     user, project = admin.member_of_new_project(password)
     unscoped = anonymous.post("/v3/auth/tokens",
                               json=password_auth(user["name"], password, scope="unscoped"))
+    assert len(_of(server, unscoped)) == 1
     token = unscoped.headers["X-Subject-Token"]
     rescoped = anonymous.post("/v3/auth/tokens", json={"auth": {
         "identity": {"methods": ["token"], "token": {"id": token}},
         "scope": {"project": {"id": project["id"]}}}})
     assert rescoped.status_code == 201
-    record = _one(server, rescoped)
-    assert (record["action"], record["outcome"]) == ("authenticate", "success")
-    assert record["initiator"]["id"] == user["id"]
-    assert record["initiator"]["credential"] == {"type": "token", "token_hash": token_hash(token)}
-    assert record["methods"] == ["token"]
+    assert _of(server, rescoped) == []
 
     bad = anonymous.post("/v3/auth/tokens", json={"auth": {"identity": {
         "methods": ["token"], "token": {"id": token[:-4] + "AAAA"}}}})
