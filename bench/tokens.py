@@ -832,10 +832,11 @@ def load_database(url: str, volumes: Volumes, tokens: int, seed: int = 7) -> Loa
 
 
 def _bump_revision(connection: sa.Connection) -> None:
-    """Count one more authorization change, as every write through the API does, where the
-    schema has the revision row (servers compare it with their in-memory copy)."""
-    if sa.inspect(connection).has_table("revision"):
-        connection.execute(sa.text("UPDATE revision SET authz = authz + 1 WHERE id = 1"))
+    """Count one more authorization change, as every write through the API does (servers
+    compare the revision with their in-memory copy)."""
+    from sevres.storage.repositories import revision
+
+    revision.bump(connection, authz=True)
 
 
 def _forest(domain: str, count: int, rnd: random.Random) -> list[dict[str, Any]]:
