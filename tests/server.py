@@ -8,10 +8,13 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
+import pytest
 
 ADMIN_PASSWORD = "test-admin-secret-Pa55"
 
@@ -89,3 +92,20 @@ def sevres(state: Path, url: str, *args: str, **env: str) -> subprocess.Complete
     return subprocess.run([str(Path(sys.executable).parent / "sevres"), *args],
                           capture_output=True, text=True, check=False,
                           env=server_env(state, url, **env), timeout=120)
+
+
+@contextmanager
+def own_server(backend_name: str, factory: pytest.TempPathFactory, name: str,
+               workers: int = 1, **env: str) -> Iterator[Server]:
+    """A server of its own on a fresh database of the backend, for tests that change
+    settings or may break what other tests rely on; stopped and dropped afterwards."""
+    from tests import backends
+
+    state = factory.mktemp(f"{name}-{backend_name}")
+    backend = backends.create(backend_name, state)
+    server = start(state, backend.url, workers, **env)
+    try:
+        yield server
+    finally:
+        server.stop()
+        backend.drop()

@@ -19,23 +19,16 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
 
-from tests import backends
 from tests.factories import Api
-from tests.server import ADMIN_PASSWORD, Server, start
+from tests.server import ADMIN_PASSWORD, Server, own_server
 
 
 @pytest.fixture(scope="module")
 def jws_server(backend_name: str, tmp_path_factory: pytest.TempPathFactory
                ) -> Iterator[Server]:
-    state = tmp_path_factory.mktemp(f"jws-{backend_name}")
-    backend = backends.create(backend_name, state)
-    server = start(state, backend.url, SEVRES_TOKEN_PROVIDER="jws",
-                   SEVRES_CACHE_STALENESS_MS="200")
-    try:
+    with own_server(backend_name, tmp_path_factory, "jws", SEVRES_TOKEN_PROVIDER="jws",
+                    SEVRES_CACHE_STALENESS_MS="200") as server:
         yield server
-    finally:
-        server.stop()
-        backend.drop()
 
 
 @pytest.fixture(scope="module")

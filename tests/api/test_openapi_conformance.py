@@ -24,9 +24,8 @@ import schemathesis
 from hypothesis import HealthCheck, settings
 from schemathesis import checks
 
-from tests import backends
 from tests.factories import Api, password_auth, project_scope
-from tests.server import ADMIN_PASSWORD, Server, start
+from tests.server import ADMIN_PASSWORD, Server, own_server
 
 CHECKS = [checks.not_a_server_error, checks.status_code_conformance,
           checks.content_type_conformance, checks.response_headers_conformance,
@@ -40,14 +39,8 @@ DERANDOMIZE = "SEVRES_FUZZ_EXAMPLES" not in os.environ
 @pytest.fixture(scope="module")
 def fuzzed(backend_name: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     """A server for this module alone: the fuzzer may change anything it can reach."""
-    state = tmp_path_factory.mktemp(f"sevres-openapi-{backend_name}")
-    backend = backends.create(backend_name, state)
-    srv = start(state, backend.url)
-    try:
-        yield srv
-    finally:
-        srv.stop()
-        backend.drop()
+    with own_server(backend_name, tmp_path_factory, "sevres-openapi") as server:
+        yield server
 
 
 @pytest.fixture(scope="module")

@@ -21,9 +21,8 @@ from sevres.config import ConfigError
 from sevres.storage import tables
 from sevres.storage.database import make_engine
 from sevres.storage.repositories import revision
-from tests import backends
 from tests.factories import Api, error, password_auth, unique
-from tests.server import ADMIN_PASSWORD, Server, start
+from tests.server import ADMIN_PASSWORD, Server, own_server
 
 GENERIC_401 = {"error": {"code": 401, "title": "Unauthorized",
                          "message": "The request you have made requires authentication."}}
@@ -35,14 +34,8 @@ LOCKOUT_SECONDS = 3
 # -- servers and helpers ---------------------------------------------------------------
 def _server(backend_name: str, factory: pytest.TempPathFactory, name: str,
             **env: str) -> Iterator[Server]:
-    state = factory.mktemp(f"{name}-{backend_name}")
-    backend = backends.create(backend_name, state)
-    server = start(state, backend.url, 1, **env)
-    try:
+    with own_server(backend_name, factory, name, **env) as server:
         yield server
-    finally:
-        server.stop()
-        backend.drop()
 
 
 @pytest.fixture(scope="module")

@@ -34,9 +34,8 @@ from starlette.websockets import WebSocket
 from sevres.middleware import Credentials, InvalidToken, RequestContext, TokenValidator
 from sevres.middleware.asgi import TokenMiddleware
 from sevres.middleware.wsgi import TokenMiddleware as WsgiTokenMiddleware
-from tests import backends
 from tests.factories import Api, password_auth, unique
-from tests.server import ADMIN_PASSWORD, Server, free_port, start
+from tests.server import ADMIN_PASSWORD, Server, free_port, own_server
 
 PASSWORD = "middleware-Pa55word"
 TOKENS = "/v3/auth/tokens"
@@ -213,15 +212,9 @@ def fernet(server: Server, admin: Api) -> Accounts:
 @pytest.fixture(scope="module")
 def jws_server(backend_name: str, tmp_path_factory: pytest.TempPathFactory
                ) -> Iterator[Server]:
-    state = tmp_path_factory.mktemp(f"middleware-jws-{backend_name}")
-    backend = backends.create(backend_name, state)
-    server = start(state, backend.url, SEVRES_TOKEN_PROVIDER="jws",
-                   SEVRES_CACHE_STALENESS_MS="200")
-    try:
+    with own_server(backend_name, tmp_path_factory, "middleware-jws",
+                    SEVRES_TOKEN_PROVIDER="jws", SEVRES_CACHE_STALENESS_MS="200") as server:
         yield server
-    finally:
-        server.stop()
-        backend.drop()
 
 
 @pytest.fixture(scope="module")
