@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import datetime
 import json
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from sevres.cli.main import fail, say
@@ -12,6 +14,7 @@ from sevres.config import Settings
 from sevres.ids import utcnow
 from sevres.log import emit, events
 from sevres.storage.database import Database
+from sevres.storage.repositories import Store
 from sevres.tokens import keyring
 from sevres.tokens.keyring import KeyringError, Wrapper
 
@@ -26,6 +29,17 @@ def _retention(settings: Settings) -> datetime.timedelta:
     return retention(settings)
 
 
+@contextmanager
+def _transaction(settings: Settings, write: bool = True) -> Iterator[Store]:
+    """One transaction on a database opened for this command alone."""
+    database = Database(settings.database_url)
+    try:
+        with database.transaction(write=write) as tx:
+            yield tx
+    finally:
+        database.dispose()
+
+
 def init_keys(settings: Settings, revision: str) -> int:
     """Create the master key file (unless the key is given in the environment) and a
     staged and a primary key for each provider that has none."""
@@ -33,14 +47,11 @@ def init_keys(settings: Settings, revision: str) -> int:
         emit(events.MASTER_KEY_CREATED, path=str(settings.master_key_file))
         say(f"master key created in {settings.master_key_file}: give the same key to every "
             "node (file or SEVRES_MASTER_KEY) and keep a copy offline")
-    database = Database(settings.database_url)
     try:
-        with database.transaction() as tx:
+        with _transaction(settings) as tx:
             created = keyring.ensure(tx, _wrapper(settings), utcnow())
     except KeyringError as error:
         return fail(str(error))
-    finally:
-        database.dispose()
     say(f"schema at revision {revision}; token keys in the database"
         + (f" (created for {', '.join(created)})" if created else ""))
     return 0
@@ -48,27 +59,21 @@ def init_keys(settings: Settings, revision: str) -> int:
 
 def ring_problem(settings: Settings) -> str | None:
     """Why this node could not sign tokens, or None: no master key, a wrong one, no keys."""
-    database = Database(settings.database_url)
     try:
-        with database.transaction(write=False) as tx:
+        with _transaction(settings, write=False) as tx:
             keyring.load(tx, _wrapper(settings), settings.token_provider)
     except KeyringError as error:
         return str(error)
-    finally:
-        database.dispose()
     return None
 
 
 def rotate(settings: Settings, providers: list[str]) -> int:
-    database = Database(settings.database_url)
     try:
-        with database.transaction() as tx:
+        with _transaction(settings) as tx:
             done = [keyring.rotate(tx, _wrapper(settings), p, utcnow(), _retention(settings))
                     for p in providers]
     except KeyringError as error:
         return fail(str(error))
-    finally:
-        database.dispose()
     for r in done:
         say(f"{r.provider}: {r.primary} now signs, {r.staged} staged, "
             f"{r.dropped} expired keys dropped")
@@ -76,12 +81,8 @@ def rotate(settings: Settings, providers: list[str]) -> int:
 
 
 def list_keys(settings: Settings, as_json: bool) -> int:
-    database = Database(settings.database_url)
-    try:
-        with database.transaction(write=False) as tx:
-            rows = keyring.describe(tx.keys.fetch())
-    finally:
-        database.dispose()
+    with _transaction(settings, write=False) as tx:
+        rows = keyring.describe(tx.keys.fetch())
     if as_json:
         say(json.dumps(rows, indent=2))
         return 0
@@ -92,14 +93,11 @@ def list_keys(settings: Settings, as_json: bool) -> int:
 
 
 def import_keystone(settings: Settings, directory: Path) -> int:
-    database = Database(settings.database_url)
     try:
-        with database.transaction() as tx:
+        with _transaction(settings) as tx:
             count = keyring.import_keystone(tx, _wrapper(settings), directory, utcnow())
     except (KeyringError, OSError) as error:
         return fail(str(error))
-    finally:
-        database.dispose()
     say(f"imported {count} Keystone Fernet keys from {directory}; the highest signs now")
     return 0
 
