@@ -523,6 +523,8 @@ def _error_statuses(method: str, path: str, op: Op) -> list[int]:
         found.add(404)
     if method in ("POST", "PUT", "PATCH"):  # a body is read (and checked) whatever the route
         found |= {400, 413}
+    if op.database and ("{" in path or op.query):
+        found.add(400)  # an id or filter the database cannot hold (NUL on PostgreSQL)
     if method in ("POST", "PUT", "PATCH", "DELETE"):
         found.add(409)
     if op.database:
