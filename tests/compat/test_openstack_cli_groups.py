@@ -236,7 +236,7 @@ def test_application_credentials(osc: Cli, admin: Api, server: Server, tmp_path:
                    "--secret", secret, "--description", "for a robot", cred_name)
     assert cred["Name"] == cred_name and cred["Secret"] == secret
     assert cred["Project ID"] == project["id"] and cred["Unrestricted"] is False
-    assert [r["name"] for r in cred["Roles"]] == ["member"]
+    assert sorted(r["name"] for r in cred["Roles"]) == ["member", "reader"]  # implied too
     listed = as_user("application", "credential", "list")
     assert [(c["ID"], c["Name"]) for c in listed] == [(cred["ID"], cred_name)]
     assert "Secret" not in listed[0]
@@ -253,7 +253,7 @@ def test_application_credentials(osc: Cli, admin: Api, server: Server, tmp_path:
     assert token["user_id"] == user["id"] and token["project_id"] == project["id"]
     body = admin.get("/v3/auth/tokens", headers={"X-Subject-Token": token["id"]}).json()
     assert body["token"]["application_credential"]["id"] == cred["ID"]
-    assert [r["name"] for r in body["token"]["roles"]] == ["member"]
+    assert sorted(r["name"] for r in body["token"]["roles"]) == ["member", "reader"]
 
     clouds = tmp_path / "clouds.yaml"
     clouds.write_text(

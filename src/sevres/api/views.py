@@ -129,15 +129,17 @@ def access_rule(base: str, a: AccessRule) -> dict[str, Any]:
 
 
 def app_cred(base: str, c: AppCred, roles: Iterable[Role]) -> dict[str, Any]:
-    """Keystone's application credential (never its secret): its roles as id, name and
-    domain, ``expires_at`` as Keystone prints it (microseconds, no zone: UTC)."""
-    return {
+    """Keystone's application credential (never its secret): its roles in full,
+    ``expires_at`` as Keystone prints it (microseconds, no zone: UTC)."""
+    body: dict[str, Any] = {
         "id": c.id, "name": c.name, "description": c.description, "user_id": c.user_id,
         "project_id": c.project_id, "system": c.system,
         "expires_at": c.expires_at.strftime("%Y-%m-%dT%H:%M:%S.%f") if c.expires_at else None,
         "unrestricted": c.unrestricted,
-        "roles": [{"id": r.id, "name": r.name, "domain_id": r.domain_id} for r in roles],
-        "access_rules": [{"id": a.id, "service": a.service, "path": a.path,
-                          "method": a.method} for a in c.access_rules],
+        "roles": [role(base, r) for r in roles],  # Keystone shows each role in full
         "links": _self(base, f"users/{c.user_id}/application_credentials/{c.id}"),
     }
+    if c.access_rules:  # as Keystone: no key at all without rules
+        body["access_rules"] = [{"id": a.id, "service": a.service, "path": a.path,
+                                 "method": a.method} for a in c.access_rules]
+    return body

@@ -22,6 +22,7 @@ from typing import Any
 from sevres import errors
 from sevres.appcreds import authentication
 from sevres.appcreds.models import AccessRule, AppCred
+from sevres.assignment.effective import expand_implied, implication_graph
 from sevres.assignment.service import AssignmentService
 from sevres.identity.models import User
 from sevres.identity.passwords import PasswordHashing
@@ -163,7 +164,12 @@ class ApplicationCredentialService:
             if role_id not in token_role_ids:
                 raise errors.ValidationError(UNASSIGNED_ROLE)
             wanted.append(role_id)
-        return tuple(sorted(set(wanted) if wanted else token_role_ids))
+        if not wanted:
+            return tuple(sorted(token_role_ids))
+        # As Keystone: a role brings the roles it implies (the token holds them too).
+        graph = implication_graph(tx)
+        implied = {found for role_id in wanted for found, _ in expand_implied(role_id, graph)}
+        return tuple(sorted(implied & set(token_role_ids) | set(wanted)))
 
     def _access_rules(self, tx: Store, user_id: str,
                       requested: Iterable[Mapping[str, str]]) -> tuple[AccessRule, ...]:
