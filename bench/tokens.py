@@ -13,6 +13,8 @@ Lua scripts written to a temporary folder) for the same duration:
 5. validation latency while a second wrk floods password logins;
 6. sevres alone on a large database (users, projects, role assignments bulk-inserted):
    scenarios 1 and 2 again, and the resident memory of each worker process.
+7. (only with --only 7) validation latency while a second wrk floods BAD password logins
+   (wrong passwords of the admin and unknown user names, 401): scenario 5's measure.
 
 Every scenario first checks one sample request of each system for the expected status;
 wrk's non-2xx and socket-error counts are printed, and a run with any is flagged. It is a
@@ -20,6 +22,7 @@ measurement, not a test: the exit code is 0 whatever the figures, non-zero only 
 server does not start or a sanity check fails.
 
     .venv/bin/python bench/tokens.py [--quick] [--workers 2] [--duration 10] [--tokens 3000]
+        [--only 1,2,3,4,5,6,7]
 """
 
 from __future__ import annotations
@@ -546,6 +549,36 @@ function request()
   position = position % #tokens + 1
   headers["X-Subject-Token"] = tokens[position]
   return wrk.format("GET", "{TOKEN_PATH}", headers)
+end
+""")
+
+    def bad_logins(self, name: str, body: dict[str, Any]) -> Path:
+        """Password logins that fail: every other one the admin with a wrong password, the
+        rest an unknown user, a new name each time (as an attacker probing names)."""
+        wrong = json.loads(json.dumps(body))
+        user = wrong["auth"]["identity"]["password"]["user"]
+        user["password"] = "wrong-" + user["password"]
+        unknown = json.loads(json.dumps(wrong))
+        unknown["auth"]["identity"]["password"]["user"]["name"] = "NAME"
+        before, _, after = json.dumps(unknown, separators=(",", ":")).partition("NAME")
+        return self.write(name, f"""
+local next_index = 0
+function setup(thread)
+  thread:set("thread_index", next_index)
+  next_index = next_index + 1
+end
+function init(args)
+  count = 0
+  headers = {{["Content-Type"] = "application/json"}}
+  wrong = {lua_string(json.dumps(wrong, separators=(",", ":")))}
+end
+function request()
+  count = count + 1
+  local body = wrong
+  if count % 2 == 0 then
+    body = {lua_string(before)} .. "nobody-" .. thread_index .. "-" .. count .. {lua_string(after)}
+  end
+  return wrk.format("POST", "{TOKEN_PATH}", headers, body)
 end
 """)
 
@@ -1106,6 +1139,62 @@ class Bench:
             for label, r in (("alone", alone), ("flooded", flooded), ("logins", logins)):
                 self.report.flag(f"{title} ({label})", name, r)
 
+    def bad_flood(self) -> None:
+        title = "7. validation under a flood of BAD logins"
+        self.heading(f"{title}: scenario 1 with {FLOOD_CONNECTIONS} connections, alone, then "
+                     f"while a second wrk sends failing password logins (401) with "
+                     f"{FLOOD_CONNECTIONS} connections: the admin with a wrong password and "
+                     "unknown user names, alternately")
+        d, warm = self.options.duration, self.options.warmup
+        say(f"  {'':<10}{'':<10}{'rate/s':>10}{'p50 ms':>10}{'p99 ms':>10}{'max ms':>10}"
+            f"{'errors':>8}")
+        for name, side in self.sides.items():
+            body = side.password_body()
+            validate = self.scripts.validate_one(f"{name}-one", side.admin_token,
+                                                 side.subject_token)
+            flood = self.scripts.bad_logins(f"{name}-bad-logins", body)
+            wrong = json.loads(json.dumps(body))
+            wrong["auth"]["identity"]["password"]["user"]["password"] = "wrong-password"
+            check(side, "wrong-password login", "POST", 401, {}, wrong)
+            alone = self.wrk(side, validate, FLOOD_CONNECTIONS)
+            flooding = start_wrk(side.url, flood, d + warm + 2, FLOOD_CONNECTIONS)
+            time.sleep(1)  # the flood is under way before validation starts
+            if warm > 0:
+                finish_wrk(start_wrk(side.url, validate, warm, FLOOD_CONNECTIONS),
+                           FLOOD_CONNECTIONS)
+            flooded = self.show(side, finish_wrk(
+                start_wrk(side.url, validate, d, FLOOD_CONNECTIONS), FLOOD_CONNECTIONS))
+            logins = self.show(side, finish_wrk(flooding, FLOOD_CONNECTIONS))
+            settle(side.workers())
+            check(side, "login after the flood", "POST", 201, {}, body)  # not locked out
+            for label, r in (("alone", alone), ("flooded", flooded)):
+                say(f"  {name:<10}{label:<10}{r.rate:>10.1f}{r.p50_ms:>10.2f}"
+                    f"{r.p99_ms:>10.2f}{r.max_ms:>10.2f}{r.errors:>8}")
+            say(f"  {name:<10}{'logins':<10}{logins.rate:>10.1f}{logins.p50_ms:>10.2f}"
+                f"{logins.p99_ms:>10.2f}{logins.max_ms:>10.2f}{logins.socket_errors:>8}"
+                f"   (the flood itself: {logins.non_2xx} of {logins.requests} answered "
+                "non-2xx, as they must; errors = socket errors)")
+            p99 = flooded.p99_ms / alone.p99_ms if alone.p99_ms else math.inf
+            p50 = flooded.p50_ms / alone.p50_ms if alone.p50_ms else math.inf
+            drop = alone.rate / flooded.rate if flooded.rate else math.inf
+            note = ""
+            if name == "sevres":
+                verdict = self.report.target(
+                    f"{title}: sevres flooded/alone",
+                    f"p50 {p50:.2f}x, p99 {p99:.2f}x (target <= {FLOOD_TARGET:g}x)",
+                    max(p50, p99) <= FLOOD_TARGET)
+                note = f"   target <= {FLOOD_TARGET:g}x: {verdict}"
+            say(f"  {name:<10}flooded/alone: p50 {p50:.2f}x, p99 {p99:.2f}x{note}; "
+                f"rate alone/flooded {drop:.2f}x")
+            for label, r in (("alone", alone), ("flooded", flooded)):
+                self.report.flag(f"{title} ({label})", name, r)
+            if logins.socket_errors or logins.non_2xx < logins.requests:
+                text = (f"{title} (the bad logins), {name}: {logins.requests - logins.non_2xx}"
+                        f" answered 2xx and {logins.socket_errors} socket errors out of "
+                        f"{logins.requests} requests")
+                self.report.flagged.append(text)
+                say(f"  !!!!! ERRORS: {text}. THESE FIGURES ARE NOT VALID. !!!!!")
+
     def memory(self) -> None:
         v = self.options.volumes
         self.heading(f"6. sevres on a large database ({v.users} users, {v.projects} projects, "
@@ -1160,7 +1249,7 @@ class Bench:
     def run(self) -> None:
         self.start()
         scenarios = {1: self.validate_one, 2: self.validate_cycle, 3: self.rescope,
-                     4: self.password, 5: self.flood, 6: self.memory}
+                     4: self.password, 5: self.flood, 6: self.memory, 7: self.bad_flood}
         for number, scenario in scenarios.items():
             if number in self.options.only:
                 scenario()
@@ -1184,7 +1273,8 @@ def parse_options(argv: list[str] | None) -> Options:
                         help="match argon2's CPU time per hash to bcrypt-12's (default), or "
                         "its wall time, which argon2's parallel lanes shorten on idle cores")
     parser.add_argument("--only", default="1,2,3,4,5,6",
-                        help="comma-separated scenario numbers to run (default all)")
+                        help="comma-separated scenario numbers to run (default 1 to 6; 7, "
+                        "the flood of bad logins, only when named)")
     parser.add_argument("--wrk-output", action="store_true",
                         help="also print wrk's own report (latency distribution) of every run")
     args = parser.parse_args(argv)
@@ -1192,8 +1282,8 @@ def parse_options(argv: list[str] | None) -> Options:
         only = frozenset(int(x) for x in args.only.split(",") if x.strip())
     except ValueError:
         parser.error("--only takes scenario numbers, such as 1,2,6")
-    if not only or not only <= set(range(1, 7)):
-        parser.error("--only takes scenario numbers from 1 to 6")
+    if not only or not only <= set(range(1, 8)):
+        parser.error("--only takes scenario numbers from 1 to 7")
     scale = 10 if args.quick else 1
     volumes = Volumes(args.users or 100_000 // scale, args.projects or 10_000 // scale,
                       args.assignments or 100_000 // scale)

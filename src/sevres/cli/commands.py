@@ -79,10 +79,11 @@ def serve(settings: Settings) -> int:
     url = f"http://{settings.host}:{settings.port}/v3"
     emit(events.SERVER_STARTING, url=url, workers=settings.workers)
     say(f"sevres serving Keystone v3 at {url} (Ctrl-C stops it)")
+    # httptools with the header size limits (sevres.api.middleware): uvicorn's own has none.
     server_config = uvicorn.Config(
         "sevres.app:create_app", factory=True, host=settings.host, port=settings.port,
         workers=settings.workers, log_config=None, access_log=False,
-        timeout_graceful_shutdown=5)
+        timeout_graceful_shutdown=5, http="sevres.api.middleware:LimitedHttpToolsProtocol")
     try:
         sock = listening_socket(settings.host, settings.port)
     except OSError as error:
