@@ -91,13 +91,14 @@ def test_token_plugin(python: Path, server: Server, admin: Api, member: dict[str
 def test_application_credential_plugin(python: Path, server: Server, admin: Api,
                                        member: dict[str, Any], tmp_path: Path) -> None:
     """v3.ApplicationCredential by id, and by name with the owner's name: a token on the
-    credential's project with only the credential's role, naming the credential."""
+    credential's project with the credential's role (and the one it implies), naming the
+    credential."""
     got = ksa(python, server, member, tmp_path, "application_credential")
     user, project, cred = member["user"], member["project"], member["cred"]
     assert got["user_id"] == user["id"] and got["project_id"] == project["id"]
     assert got["by_name_project_id"] == project["id"]
     assert got["application_credential_id"] == cred["id"]
-    assert got["roles"] == ["member"]
+    assert got["roles"] == ["member", "reader"]  # a role brings those it implies
     assert got["endpoint"].rstrip("/") == f"{server.url}/v3"
     body = assert_valid(admin, got["token"], user["id"], project["id"])
     assert body["methods"] == ["application_credential"]
