@@ -1103,41 +1103,51 @@ class Bench:
         self.heading(f"{title}: scenario 1 with {FLOOD_CONNECTIONS} connections, alone, then "
                      f"while a second wrk drives password logins with {FLOOD_CONNECTIONS} "
                      "connections")
-        d, warm = self.options.duration, self.options.warmup
         say(f"  {'':<10}{'':<10}{'rate/s':>10}{'p50 ms':>10}{'p99 ms':>10}{'max ms':>10}"
             f"{'errors':>8}")
         for name, side in self.sides.items():
             validate = self.scripts.validate_one(f"{name}-one", side.admin_token,
                                                  side.subject_token)
             flood = self.scripts.post(f"{name}-password", side.password_body())
-            alone = self.wrk(side, validate, FLOOD_CONNECTIONS)
-            flooding = start_wrk(side.url, flood, d + warm + 2, FLOOD_CONNECTIONS)
-            time.sleep(1)  # the flood is under way before validation starts
-            if warm > 0:
-                finish_wrk(start_wrk(side.url, validate, warm, FLOOD_CONNECTIONS),
-                           FLOOD_CONNECTIONS)
-            flooded = self.show(side, finish_wrk(
-                start_wrk(side.url, validate, d, FLOOD_CONNECTIONS), FLOOD_CONNECTIONS))
-            logins = self.show(side, finish_wrk(flooding, FLOOD_CONNECTIONS))
-            settle(side.workers())
+            alone, flooded, logins = self.under_flood(side, validate, flood)
             for label, r in (("alone", alone), ("flooded", flooded), ("logins", logins)):
                 note = "   (the flood itself)" if label == "logins" else ""
                 say(f"  {name:<10}{label:<10}{r.rate:>10.1f}{r.p50_ms:>10.2f}"
                     f"{r.p99_ms:>10.2f}{r.max_ms:>10.2f}{r.errors:>8}{note}")
-            p99 = flooded.p99_ms / alone.p99_ms if alone.p99_ms else math.inf
-            p50 = flooded.p50_ms / alone.p50_ms if alone.p50_ms else math.inf
-            drop = alone.rate / flooded.rate if flooded.rate else math.inf
-            note = ""
-            if name == "sevres":
-                verdict = self.report.target(
-                    f"{title}: sevres flooded/alone",
-                    f"p50 {p50:.2f}x, p99 {p99:.2f}x (target <= {FLOOD_TARGET:g}x)",
-                    max(p50, p99) <= FLOOD_TARGET)
-                note = f"   target <= {FLOOD_TARGET:g}x: {verdict}"
-            say(f"  {name:<10}flooded/alone: p50 {p50:.2f}x, p99 {p99:.2f}x{note}; "
-                f"rate alone/flooded {drop:.2f}x")
+            self.flood_verdict(title, name, alone, flooded)
             for label, r in (("alone", alone), ("flooded", flooded), ("logins", logins)):
                 self.report.flag(f"{title} ({label})", name, r)
+
+    def under_flood(self, side: Any, validate: Path, flood: Path
+                    ) -> tuple[Any, Any, Any]:
+        """Validation alone, then validation while ``flood`` runs: (alone, flooded, the
+        flood's own figures), each with FLOOD_CONNECTIONS connections."""
+        d, warm = self.options.duration, self.options.warmup
+        alone = self.wrk(side, validate, FLOOD_CONNECTIONS)
+        flooding = start_wrk(side.url, flood, d + warm + 2, FLOOD_CONNECTIONS)
+        time.sleep(1)  # the flood is under way before validation starts
+        if warm > 0:
+            finish_wrk(start_wrk(side.url, validate, warm, FLOOD_CONNECTIONS),
+                       FLOOD_CONNECTIONS)
+        flooded = self.show(side, finish_wrk(
+            start_wrk(side.url, validate, d, FLOOD_CONNECTIONS), FLOOD_CONNECTIONS))
+        logins = self.show(side, finish_wrk(flooding, FLOOD_CONNECTIONS))
+        settle(side.workers())
+        return alone, flooded, logins
+
+    def flood_verdict(self, title: str, name: str, alone: Any, flooded: Any) -> None:
+        p99 = flooded.p99_ms / alone.p99_ms if alone.p99_ms else math.inf
+        p50 = flooded.p50_ms / alone.p50_ms if alone.p50_ms else math.inf
+        drop = alone.rate / flooded.rate if flooded.rate else math.inf
+        note = ""
+        if name == "sevres":
+            verdict = self.report.target(
+                f"{title}: sevres flooded/alone",
+                f"p50 {p50:.2f}x, p99 {p99:.2f}x (target <= {FLOOD_TARGET:g}x)",
+                max(p50, p99) <= FLOOD_TARGET)
+            note = f"   target <= {FLOOD_TARGET:g}x: {verdict}"
+        say(f"  {name:<10}flooded/alone: p50 {p50:.2f}x, p99 {p99:.2f}x{note}; "
+            f"rate alone/flooded {drop:.2f}x")
 
     def bad_flood(self) -> None:
         title = "7. validation under a flood of BAD logins"
@@ -1145,7 +1155,6 @@ class Bench:
                      f"while a second wrk sends failing password logins (401) with "
                      f"{FLOOD_CONNECTIONS} connections: the admin with a wrong password and "
                      "unknown user names, alternately")
-        d, warm = self.options.duration, self.options.warmup
         say(f"  {'':<10}{'':<10}{'rate/s':>10}{'p50 ms':>10}{'p99 ms':>10}{'max ms':>10}"
             f"{'errors':>8}")
         for name, side in self.sides.items():
@@ -1156,16 +1165,7 @@ class Bench:
             wrong = json.loads(json.dumps(body))
             wrong["auth"]["identity"]["password"]["user"]["password"] = "wrong-password"
             check(side, "wrong-password login", "POST", 401, {}, wrong)
-            alone = self.wrk(side, validate, FLOOD_CONNECTIONS)
-            flooding = start_wrk(side.url, flood, d + warm + 2, FLOOD_CONNECTIONS)
-            time.sleep(1)  # the flood is under way before validation starts
-            if warm > 0:
-                finish_wrk(start_wrk(side.url, validate, warm, FLOOD_CONNECTIONS),
-                           FLOOD_CONNECTIONS)
-            flooded = self.show(side, finish_wrk(
-                start_wrk(side.url, validate, d, FLOOD_CONNECTIONS), FLOOD_CONNECTIONS))
-            logins = self.show(side, finish_wrk(flooding, FLOOD_CONNECTIONS))
-            settle(side.workers())
+            alone, flooded, logins = self.under_flood(side, validate, flood)
             check(side, "login after the flood", "POST", 201, {}, body)  # not locked out
             for label, r in (("alone", alone), ("flooded", flooded)):
                 say(f"  {name:<10}{label:<10}{r.rate:>10.1f}{r.p50_ms:>10.2f}"
@@ -1174,18 +1174,7 @@ class Bench:
                 f"{logins.p99_ms:>10.2f}{logins.max_ms:>10.2f}{logins.socket_errors:>8}"
                 f"   (the flood itself: {logins.non_2xx} of {logins.requests} answered "
                 "non-2xx, as they must; errors = socket errors)")
-            p99 = flooded.p99_ms / alone.p99_ms if alone.p99_ms else math.inf
-            p50 = flooded.p50_ms / alone.p50_ms if alone.p50_ms else math.inf
-            drop = alone.rate / flooded.rate if flooded.rate else math.inf
-            note = ""
-            if name == "sevres":
-                verdict = self.report.target(
-                    f"{title}: sevres flooded/alone",
-                    f"p50 {p50:.2f}x, p99 {p99:.2f}x (target <= {FLOOD_TARGET:g}x)",
-                    max(p50, p99) <= FLOOD_TARGET)
-                note = f"   target <= {FLOOD_TARGET:g}x: {verdict}"
-            say(f"  {name:<10}flooded/alone: p50 {p50:.2f}x, p99 {p99:.2f}x{note}; "
-                f"rate alone/flooded {drop:.2f}x")
+            self.flood_verdict(title, name, alone, flooded)
             for label, r in (("alone", alone), ("flooded", flooded)):
                 self.report.flag(f"{title} ({label})", name, r)
             if logins.socket_errors or logins.non_2xx < logins.requests:
