@@ -9,7 +9,8 @@ Lua scripts written to a temporary folder) for the same duration:
 1. validate one token again and again (GET /v3/auth/tokens);
 2. validate cycling over --tokens distinct tokens (issued first by re-scoping);
 3. re-scope with the token method (POST /v3/auth/tokens, 201);
-4. password login, sevres's argon2id calibrated to cost at least Keystone's bcrypt-12;
+4. password login, sevres's argon2id calibrated to cost at least Keystone's bcrypt-12 in
+   CPU time per hash with every core hashing;
 5. validation latency while a second wrk floods password logins;
 6. sevres alone on a large database (users, projects, role assignments bulk-inserted):
    scenarios 1 and 2 again, and the resident memory of each worker process.
@@ -51,7 +52,6 @@ from typing import Any
 
 import httpx
 import sqlalchemy as sa
-from argon2 import PasswordHasher, Type
 
 from sevres import config
 from sevres.ids import new_id, utcnow
@@ -78,6 +78,7 @@ TOKEN_PATH = "/v3/auth/tokens"
 # targets, printed next to the figures
 RATE_TARGET = 10.0  # sevres/Keystone requests/s for validation and re-scope
 PASSWORD_TARGET = 1.0  # sevres/Keystone requests/s for password logins at equal hash cost
+PASSWORD_RUN_FACTOR = 3  # scenario 4 runs this many times --duration: few logins a second
 P99_TARGET_MS = 5.0  # sevres validation p99
 FLOOD_TARGET = 2.0  # validation p99 under a login flood / unloaded
 RSS_TARGET_MB = 150.0  # per worker, on the large database
@@ -401,53 +402,70 @@ class Keystone:
 
 
 # -- password hashing cost -----------------------------------------------------------------
+# A hash's cost is its CPU time when every core is hashing: one thread per CPU, each hashing
+# one password after another. That is what a login costs a server whose logins keep it busy,
+# and it counts what a lone hash on an idle machine hides: argon2's memory traffic competing
+# with the other core's, and the threads of a multi-lane hash fighting for the same cores.
 @dataclass(frozen=True)
 class HashCost:
-    wall_ms: float
-    cpu_ms: float
+    cpu_ms: float  # CPU time per hash, every core hashing
+    wall_ms: float  # wall time per hash seen by one of those threads
+
+
+BUSY_HASHES = 4  # per thread, per measurement
+CALIBRATION_STEPS = 4  # measurements of argon2 near the target, after the default's
+
+BUSY_PROGRAM = """
+import json, os, sys, threading, time
+def measure(one, per_thread):
+    threads = [threading.Thread(target=lambda: [one() for _ in range(per_thread)])
+               for _ in range(os.cpu_count() or 1)]
+    wall, cpu = time.perf_counter(), time.process_time()
+    for t in threads: t.start()
+    for t in threads: t.join()
+    wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
+    return cpu / (len(threads) * per_thread) * 1000, wall / per_thread * 1000
+"""
+
+
+def busy_cost(python: str, one: str, setup: str = "", repeat: int = 3) -> HashCost:
+    """The median over ``repeat`` measurements of the cost of ``one`` (a Python expression
+    that hashes once, after ``setup``), run by ``python`` in a process of its own."""
+    program = (BUSY_PROGRAM + setup + "\nruns = [measure(lambda: " + one
+               + f", {BUSY_HASHES}) for _ in range({repeat})]\n"
+               "print(json.dumps(sorted(runs)[len(runs) // 2]))\n")
+    done = subprocess.run([python, "-c", program], capture_output=True, text=True,
+                          timeout=600, check=False)
+    if done.returncode != 0:
+        raise BenchError(f"hash cost measurement failed:\n{done.stderr[-2000:]}")
+    cpu, wall = json.loads(done.stdout)
+    return HashCost(cpu, wall)
 
 
 def bcrypt_cost() -> tuple[HashCost, str]:
-    """One bcrypt cost-12 hash, median of 5, timed in the Keystone venv's Python (or in a
-    throwaway venv with bcrypt under /tmp if that has none)."""
-    program = (
-        "import bcrypt, json, statistics, time\n"
-        "wall, cpu = [], []\n"
-        "for _ in range(5):\n"
-        "    t, c = time.perf_counter(), time.process_time()\n"
-        f"    bcrypt.hashpw(b'bench-Pa55word', bcrypt.gensalt({BCRYPT_COST}))\n"
-        "    wall.append(time.perf_counter() - t); cpu.append(time.process_time() - c)\n"
-        "print(json.dumps([statistics.median(wall), statistics.median(cpu)]))\n")
+    """bcrypt at Keystone's cost, timed in the Keystone venv's Python (bcrypt releases the
+    GIL, so threads hash in parallel), or in a throwaway venv under /tmp if that has none."""
     pythons = [KEYSTONE_HOME / "venv" / "bin" / "python",
                Path("/tmp/sevres-bench-bcrypt/bin/python")]
-    for python in pythons:
-        if python.exists():
-            done = subprocess.run([str(python), "-c", program], capture_output=True, text=True,
-                                  timeout=120, check=False)
-            if done.returncode == 0:
-                wall, cpu = json.loads(done.stdout)
-                return HashCost(wall * 1000, cpu * 1000), str(python)
-    venv = pythons[-1].parent.parent
-    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True, timeout=300)
-    subprocess.run([str(venv / "bin" / "pip"), "install", "-q", "bcrypt"], check=True,
-                   timeout=600)
-    done = subprocess.run([str(pythons[-1]), "-c", program], capture_output=True, text=True,
-                          timeout=120, check=True)
-    wall, cpu = json.loads(done.stdout)
-    return HashCost(wall * 1000, cpu * 1000), str(pythons[-1])
+    python = next((p for p in pythons if p.exists() and subprocess.run(
+        [str(p), "-c", "import bcrypt"], capture_output=True, check=False).returncode == 0),
+        None)
+    if python is None:
+        venv = pythons[-1].parent.parent
+        subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True, timeout=300)
+        subprocess.run([str(venv / "bin" / "pip"), "install", "-q", "bcrypt"], check=True,
+                       timeout=600)
+        python = pythons[-1]
+    one = f"bcrypt.hashpw(b'bench-Pa55word', bcrypt.gensalt({BCRYPT_COST}))"
+    return busy_cost(str(python), one, "import bcrypt"), str(python)
 
 
-def argon2_cost(time_cost: int, memory_kib: int, parallelism: int, repeat: int = 5) -> HashCost:
-    hasher = PasswordHasher(time_cost=time_cost, memory_cost=memory_kib,
-                            parallelism=parallelism, type=Type.ID)
-    wall: list[float] = []
-    cpu: list[float] = []
-    for _ in range(repeat):
-        t, c = time.perf_counter(), time.process_time()
-        hasher.hash("bench-Pa55word")
-        wall.append(time.perf_counter() - t)
-        cpu.append(time.process_time() - c)
-    return HashCost(statistics.median(wall) * 1000, statistics.median(cpu) * 1000)
+def argon2_cost(time_cost: int, memory_kib: int, lanes: int) -> HashCost:
+    """argon2id as sevres computes it when other hashes are running: one thread per hash."""
+    setup = "from sevres.identity.argon2_threads import derive"
+    one = (f"derive(b'bench-Pa55word', os.urandom(16), {time_cost}, {memory_kib}, {lanes}, "
+           "threads=1)")
+    return busy_cost(sys.executable, one, setup)
 
 
 def keystone_hash_prefix() -> str:
@@ -473,23 +491,31 @@ class Argon2Choice:
     cost: HashCost
     default_cost: HashCost
     defaults: tuple[int, int, int]
+    steps: tuple[tuple[int, float], ...]  # (memory KiB, CPU ms) of each measurement, in order
 
 
-def calibrate_argon2(target: HashCost, by: str) -> Argon2Choice:
-    """The smallest time_cost, at sevres's default memory and parallelism, whose hash costs
-    at least as much as bcrypt-12's: in CPU time (``by="cpu"``, the work of one hash, which
-    is what a login costs on a busy machine) or in wall time (``by="wall"``, which argon2's
-    parallel lanes shorten when a core is idle)."""
+def calibrate_argon2(target: HashCost) -> Argon2Choice:
+    """sevres's default passes and lanes, with the memory (in MiB steps) that makes one hash
+    cost at least bcrypt's CPU time, every core hashing. The cost is proportional to the
+    memory, so the cost per MiB is estimated from measurements around the target (their
+    median, which a noisy measurement does not move), and the memory is the target divided
+    by it, rounded up to a MiB; the choice is then measured once more, for the record."""
     nowhere = Path(tempfile.gettempdir()) / "sevres-bench-no-such-state"  # defaults only
     defaults = config.load({"SEVRES_STATE_DIR": str(nowhere)})
-    memory, lanes = defaults.argon2_memory_kib, defaults.argon2_parallelism
-    default_cost = argon2_cost(defaults.argon2_time_cost, memory, lanes)
-    for time_cost in range(1, 21):
-        cost = argon2_cost(time_cost, memory, lanes)
-        if (cost.cpu_ms >= target.cpu_ms) if by == "cpu" else (cost.wall_ms >= target.wall_ms):
-            break
-    return Argon2Choice(time_cost, memory, lanes, cost, default_cost,
-                        (defaults.argon2_time_cost, memory, lanes))
+    t, m0, lanes = (defaults.argon2_time_cost, defaults.argon2_memory_kib,
+                    defaults.argon2_parallelism)
+    default_cost = argon2_cost(t, m0, lanes)
+    per_kib = [default_cost.cpu_ms / m0]
+    steps = [(m0, default_cost.cpu_ms)]
+    for _ in range(CALIBRATION_STEPS):
+        memory = math.ceil(target.cpu_ms / statistics.median(per_kib) / 1024) * 1024
+        cost = argon2_cost(t, memory, lanes)
+        per_kib.append(cost.cpu_ms / memory)
+        steps.append((memory, cost.cpu_ms))
+    memory = math.ceil(target.cpu_ms / statistics.median(per_kib) / 1024) * 1024
+    cost = argon2_cost(t, memory, lanes)
+    steps.append((memory, cost.cpu_ms))
+    return Argon2Choice(t, memory, lanes, cost, default_cost, (t, m0, lanes), tuple(steps))
 
 
 # -- wrk -------------------------------------------------------------------------------------
@@ -605,6 +631,7 @@ class Run:
     connections: int
     output: str = field(default="", repr=False)  # wrk's own report
     database: str = ""  # what the server's /metrics say about database use, if watched
+    cpu_seconds: float = 0.0  # CPU time of the server's workers over the measured run
 
     @property
     def rate(self) -> float:
@@ -639,12 +666,16 @@ def wrk(side: Side, script: Path, seconds: float, connections: int = WRK_CONNECT
         warmup: float = 0, watch_database: bool = False) -> Run:
     """A warm-up run (not counted), then the measured run; the server settles after each.
     With ``watch_database``, the server's /metrics are read around the measured run only:
-    the steady state, after the warm-up."""
+    the steady state, after the warm-up. The server's workers' CPU time is read around the
+    measured run too."""
     if warmup > 0:
         finish_wrk(start_wrk(side.url, script, warmup, connections), connections)
         settle(side.workers())
     before = scrape(side.url) if watch_database else {}
+    pids = side.workers()
+    cpu = cpu_seconds(pids)
     run = finish_wrk(start_wrk(side.url, script, seconds, connections), connections)
+    run = replace(run, cpu_seconds=cpu_seconds(pids) - cpu)
     if watch_database:
         run = replace(run, database=database_use(before, scrape(side.url)))
     settle(side.workers())
@@ -947,7 +978,6 @@ class Options:
     warmup: float
     tokens: int
     volumes: Volumes
-    calibrate: str  # "cpu" or "wall": which time of one argon2 hash must reach bcrypt-12's
     only: frozenset[int]  # the scenarios to run
     wrk_output: bool  # print wrk's own report of every measured run
 
@@ -967,8 +997,8 @@ class Bench:
         return self.sides["sevres"]
 
     def wrk(self, side: Side, script: Path, connections: int = WRK_CONNECTIONS,
-            watch_database: bool = False) -> Run:
-        return self.show(side, wrk(side, script, self.options.duration, connections,
+            watch_database: bool = False, seconds: float | None = None) -> Run:
+        return self.show(side, wrk(side, script, seconds or self.options.duration, connections,
                                    self.options.warmup, watch_database))
 
     def show(self, side: Side, run: Run) -> Run:
@@ -981,21 +1011,25 @@ class Bench:
 
     def start(self) -> None:
         """Keystone, the hash costs (before any load), then sevres with the calibrated cost."""
-        say("\n== password hash cost (one hash, median of 5, no load from this bench)")
+        say("\n== password hash cost: CPU time per hash with every core hashing (one thread "
+            "per CPU, median of 3 measurements, no other load from this bench)")
         self.keystone = Keystone.bring_up(self.options.workers)
         self.stack.callback(self.keystone.stop)
         bcrypt, where = bcrypt_cost()
-        choice = self.argon2 = calibrate_argon2(bcrypt, self.options.calibrate)
+        self.bcrypt = bcrypt
+        choice = self.argon2 = calibrate_argon2(bcrypt)
         say(f"  Keystone bcrypt cost {BCRYPT_COST} (its default; the admin's stored hash "
-            f"starts {keystone_hash_prefix()}): {bcrypt.wall_ms:.0f} ms wall, "
-            f"{bcrypt.cpu_ms:.0f} ms CPU ({where})")
+            f"starts {keystone_hash_prefix()}): {bcrypt.cpu_ms:.0f} ms CPU, "
+            f"{bcrypt.wall_ms:.0f} ms wall ({where})")
         t0, m0, p0 = choice.defaults
         say(f"  sevres argon2id defaults t={t0} m={m0} KiB p={p0}: "
-            f"{choice.default_cost.wall_ms:.0f} ms wall, {choice.default_cost.cpu_ms:.0f} ms CPU")
+            f"{choice.default_cost.cpu_ms:.0f} ms CPU, {choice.default_cost.wall_ms:.0f} ms wall")
+        tried = ", ".join(f"{m // 1024} MiB {ms:.0f} ms" for m, ms in choice.steps)
         say(f"  sevres runs with argon2id t={choice.time_cost} m={choice.memory_kib} KiB "
-            f"p={choice.parallelism}: {choice.cost.wall_ms:.0f} ms wall, "
-            f"{choice.cost.cpu_ms:.0f} ms CPU: the smallest time_cost at the default memory "
-            f"whose hash costs at least bcrypt-12's {self.options.calibrate.upper()} time")
+            f"p={choice.parallelism}: {choice.cost.cpu_ms:.0f} ms CPU, "
+            f"{choice.cost.wall_ms:.0f} ms wall: the memory, in MiB steps, at which the CPU "
+            f"time per MiB measured near the target (median) makes a hash cost at least "
+            f"bcrypt-{BCRYPT_COST}'s (measured in turn: {tried})")
 
         self.sevres = SevresServer.create(
             self.work / "sevres", self.options.workers,
@@ -1088,15 +1122,25 @@ class Bench:
     def password(self) -> None:
         title = "4. password issue"
         a = self.argon2
+        seconds = PASSWORD_RUN_FACTOR * self.options.duration
         self.heading(f"{title}: POST {TOKEN_PATH}, methods [password], the admin on the admin "
                      f"project, expect 201; bcrypt-{BCRYPT_COST} vs argon2id t={a.time_cost} "
-                     f"m={a.memory_kib} KiB p={a.parallelism}")
+                     f"m={a.memory_kib} KiB p={a.parallelism}; {seconds:g} s per run (a few "
+                     "logins a second need a longer run)")
         runs: dict[str, Run] = {}
         for name, side in self.sides.items():
             body = side.password_body()
             check(side, "password login", "POST", 201, {}, body)
-            runs[name] = self.wrk(side, self.scripts.post(f"{name}-password", body))
+            runs[name] = self.wrk(side, self.scripts.post(f"{name}-password", body),
+                                  seconds=seconds)
         compare(self.report, title, runs, PASSWORD_TARGET, p99_target=False)
+        hash_ms = {"sevres": a.cost.cpu_ms, "Keystone": self.bcrypt.cpu_ms}
+        for name, run in runs.items():
+            per_login = run.cpu_seconds / run.requests * 1000 if run.requests else 0.0
+            say(f"  {name:<10}CPU per login {per_login:6.0f} ms, of which the hash "
+                f"{hash_ms[name]:.0f} ms (calibration) and the rest "
+                f"{per_login - hash_ms[name]:.0f} ms; the workers used "
+                f"{run.cpu_seconds / run.seconds:.2f} of {os.cpu_count()} CPUs")
 
     def flood(self) -> None:
         title = "5. validation under a password-login flood"
@@ -1258,9 +1302,6 @@ def parse_options(argv: list[str] | None) -> Options:
     parser.add_argument("--projects", type=int, default=None, help="scenario 6 (default 10000)")
     parser.add_argument("--assignments", type=int, default=None,
                         help="scenario 6 (default 100000)")
-    parser.add_argument("--calibrate", choices=("cpu", "wall"), default="cpu",
-                        help="match argon2's CPU time per hash to bcrypt-12's (default), or "
-                        "its wall time, which argon2's parallel lanes shorten on idle cores")
     parser.add_argument("--only", default="1,2,3,4,5,6",
                         help="comma-separated scenario numbers to run (default 1 to 6; 7, "
                         "the flood of bad logins, only when named)")
@@ -1278,7 +1319,7 @@ def parse_options(argv: list[str] | None) -> Options:
                       args.assignments or 100_000 // scale)
     options = Options(args.workers, args.duration or (3.0 if args.quick else 10.0),
                       1.0 if args.quick else 2.0, args.tokens or 3000 // scale, volumes,
-                      args.calibrate, only, args.wrk_output)
+                      only, args.wrk_output)
     if options.tokens < LOGIN_USERS or volumes.users < LOGIN_USERS:
         parser.error(f"--tokens and --users must be at least {LOGIN_USERS}")
     if volumes.assignments < options.tokens:

@@ -288,7 +288,7 @@ def _validation_route(s: Services) -> Route:
 # Logins that hash (password, application credential) wait for one of these threads, so
 # that a flood of them queues on the event loop and leaves the shared request threads
 # (re-scoping, cache misses, every other API call) free. Hashing itself is bounded and
-# deprioritised in sevres.identity.passwords.
+# run in the idle scheduling class (sevres.identity.passwords).
 LOGIN_THREADS = 8
 _HASHING_METHODS = frozenset({"password", "application_credential"})
 

@@ -1,13 +1,20 @@
 """Password hashing with argon2id.
 
-Hashing is slow on purpose, so it must never starve token validation of CPU. Three
+Hashing is slow on purpose, so it must never starve token validation of CPU. Four
 things see to it:
 
 - hashes run on a few dedicated threads (one per CPU) whatever the number of request
   threads, so a flood of logins queues instead of multiplying the work;
-- those threads run at a lower scheduling priority (nice 10 on Linux, where the nice
-  value is per thread), so when validation and hashing compete for a core the kernel
-  gives validation about nine tenths of it; argon2 releases the GIL while it hashes;
+- those threads run in Linux's SCHED_IDLE class: they get a core only when no ordinary
+  thread wants it, and a request thread that wakes up takes the core from them at once.
+  (A nice level is not enough: the kernel lets a lower-priority thread finish its time
+  slice, a few milliseconds, before the woken thread runs, and those milliseconds were the
+  whole of validation's p99 under a login flood.) Where SCHED_IDLE is not available the
+  threads fall back to nice 19. argon2 releases the GIL while it hashes. The price, which
+  docs/design.md states: while validation alone keeps every core busy, logins wait;
+- a hash uses one thread per lane only when it is the only hash running; when others are
+  queued each uses a single thread, which computes the same hash with less CPU
+  (see argon2_threads);
 - logins wait for a request thread of their own (see ``LOGIN_THREADS`` in api/auth.py),
   so a queue of logins never holds the threads that other requests need.
 
@@ -19,42 +26,96 @@ caller cannot tell which user names exist.
 from __future__ import annotations
 
 import contextlib
+import hmac
 import os
 import threading
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 
 from argon2 import PasswordHasher, Type
-from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
+from argon2.exceptions import (
+    HashingError,
+    InvalidHashError,
+    VerificationError,
+    VerifyMismatchError,
+)
+
+from sevres.identity import argon2_threads
 
 MAX_PASSWORD_LENGTH = 4096
-HASHING_NICENESS = 10
+FALLBACK_NICENESS = 19
 
 
 def _lower_priority() -> None:
-    with contextlib.suppress(AttributeError, OSError):  # not Linux, or not permitted
-        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), HASHING_NICENESS)
+    """Put the calling thread (Linux schedules threads, not processes) in SCHED_IDLE, or
+    failing that at nice 19."""
+    try:
+        os.sched_setscheduler(0, os.SCHED_IDLE, os.sched_param(0))
+    except (AttributeError, OSError):
+        with contextlib.suppress(AttributeError, OSError):  # not Linux, or not permitted
+            os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), FALLBACK_NICENESS)
 
 
 class PasswordHashing:
     def __init__(self, time_cost: int, memory_kib: int, parallelism: int) -> None:
+        self._time_cost, self._memory_kib, self._lanes = time_cost, memory_kib, parallelism
         self._hasher = PasswordHasher(
             time_cost=time_cost, memory_cost=memory_kib, parallelism=parallelism, type=Type.ID
         )
-        self._threads = ThreadPoolExecutor(max_workers=max(1, os.cpu_count() or 1),
+        self._cpus = max(1, os.cpu_count() or 1)
+        self._threads = ThreadPoolExecutor(max_workers=self._cpus,
                                            thread_name_prefix="sevres-hashing",
                                            initializer=_lower_priority)
+        self._running = 0
+        self._count_lock = threading.Lock()
         self._dummy = self._hasher.hash(os.urandom(16).hex())
 
     def hash(self, password: str) -> str:
-        return str(self._threads.submit(self._hasher.hash, password).result())
+        return str(self._threads.submit(self._hash, password).result())
 
     def verify(self, hashed: str | None, password: str) -> bool:
         """Constant-work check: a missing hash is verified against the dummy and fails."""
         return bool(self._threads.submit(self._verify, hashed, password).result())
 
-    def _verify(self, hashed: str | None, password: str) -> bool:
+    def _lane_threads(self, lanes: int) -> int:
+        """One thread per lane (up to the CPUs) for a hash that runs alone, else one."""
+        with self._count_lock:
+            alone = self._running == 1
+        return min(lanes, self._cpus) if alone else 1
+
+    @contextlib.contextmanager
+    def _counted(self) -> Iterator[None]:
+        with self._count_lock:
+            self._running += 1
         try:
-            self._hasher.verify(hashed or self._dummy, password)
-        except (VerifyMismatchError, VerificationError, InvalidHashError):
-            return False
-        return hashed is not None
+            yield
+        finally:
+            with self._count_lock:
+                self._running -= 1
+
+    def _hash(self, password: str) -> str:
+        with self._counted():
+            salt = os.urandom(argon2_threads.SALT_BYTES)
+            digest = argon2_threads.derive(
+                password.encode(), salt, self._time_cost, self._memory_kib, self._lanes,
+                self._lane_threads(self._lanes))
+        return argon2_threads.encode(self._time_cost, self._memory_kib, self._lanes, salt,
+                                     digest)
+
+    def _verify(self, hashed: str | None, password: str) -> bool:
+        with self._counted():
+            stored = hashed or self._dummy
+            parts = argon2_threads.decode(stored)
+            if parts is None:  # another argon2 type or version: the library's own path
+                try:
+                    self._hasher.verify(stored, password)
+                except (VerifyMismatchError, VerificationError, InvalidHashError):
+                    return False
+                return hashed is not None
+            try:
+                digest = argon2_threads.derive(
+                    password.encode(), parts.salt, parts.time_cost, parts.memory_kib,
+                    parts.lanes, self._lane_threads(parts.lanes), len(parts.digest))
+            except HashingError:
+                return False
+        return hmac.compare_digest(digest, parts.digest) and hashed is not None
