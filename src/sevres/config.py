@@ -68,6 +68,7 @@ class Settings:
     admin_project_domain_id: str
     policy_file: Path | None
     metrics_enabled: bool
+    max_limit: int
     # [security_compliance], as Keystone's options of the same names (see identity/compliance.py)
     lockout_failure_attempts: int | None
     lockout_duration: int
@@ -125,6 +126,7 @@ _FIELDS: tuple[tuple[str, str | None, str], ...] = (
     ("admin_project_domain_id", "resource", "admin_project_domain_id"),
     ("policy_file", "policy", "file"),
     ("metrics_enabled", "metrics", "enabled"),
+    ("max_limit", "api", "max_limit"),
     *((name, "security_compliance", name) for name in (
         "lockout_failure_attempts", "lockout_duration", "disable_user_account_days_inactive",
         "password_expires_days", "unique_last_password_count", "minimum_password_age",
@@ -248,6 +250,7 @@ _PARSERS: dict[str, Callable[[str, Any], Any]] = {
     "admin_project_domain_id": _text,
     "policy_file": _existing_file,
     "metrics_enabled": _flag,
+    "max_limit": _int_in(1, 100_000),
     "lockout_failure_attempts": _int_in(1, 1_000_000),
     # 0 (Keystone: leaving it unset) locks until an administrator enables the user again.
     "lockout_duration": _int_in(0, _DAY_LIMIT * 24 * 3600),
@@ -292,6 +295,8 @@ _DEFAULTS: dict[str, Any] = {
     "admin_project_domain_id": "default",
     "policy_file": None,
     "metrics_enabled": True,
+    # The largest page a list answers when asked for pages (limit, marker: api/paging.py).
+    "max_limit": 1000,
     # [security_compliance]: Keystone's defaults, every feature off.
     "lockout_failure_attempts": None,
     "lockout_duration": 1800,

@@ -129,3 +129,18 @@ def test_cloud_layer(python: Path, clouds_yaml: Path, admin: Api, tmp_path: Path
                  f"users/{got['user_id']}", f"groups/{got['group_id']}",
                  f"roles/{got['role_id']}"):
         assert admin.get(f"/v3/{path}").status_code == 404, path
+
+
+def test_pages(python: Path, clouds_yaml: Path, tmp_path: Path) -> None:
+    """projects(limit=2) and users(limit=2) yield each of five items once, fetched two by
+    two (the SDK sends limit, then marker=<last id> until a short page), the same items
+    as the unpaged list."""
+    prefix = unique("sdkpg")
+    got = sdk(python, clouds_yaml, tmp_path, "pages", prefix)
+    assert sorted(got["projects"]) == sorted(got["whole"]) == [f"{prefix}-p{n}"
+                                                                for n in range(5)]
+    assert sorted(got["users"]) == [f"{prefix}-u{n}" for n in range(5)]
+    project_pages = [url for url in got["requests"] if "/projects?" in url]
+    assert len(project_pages) >= 3, got["requests"]
+    assert all("limit=2" in url for url in project_pages)
+    assert sum("marker=" in url for url in project_pages) >= 2

@@ -142,3 +142,24 @@ def test_a_server_describes_what_it_serves() -> None:
     assert "/v3/projects" in document["paths"]
     with pytest.raises(openapi.Undescribed, match="GET /metrics: described but not served"):
         openapi.build(openapi.offline_app(metrics=False).routes)
+
+
+def test_lists_take_pages_and_every_operation_documents_size_limits(
+        document: dict[str, Any]) -> None:
+    """Every list (an answer with collection links) takes limit and marker and documents
+    their 400; every operation documents 413 (body over 1 MiB) and 431 (headers)."""
+    lists = 0
+    for path, methods in document["paths"].items():
+        for method, operation in methods.items():
+            assert {"413", "431"} <= set(operation["responses"]), (method, path)
+            schema = operation["responses"].get("200", {}).get("content", {}).get(
+                "application/json", {}).get("schema", {})
+            answer = document["components"]["schemas"].get(
+                schema.get("$ref", "").rsplit("/", 1)[-1], {})
+            if answer.get("properties", {}).get("links") == {
+                    "$ref": "#/components/schemas/CollectionLinks"}:
+                lists += 1
+                names = {p["name"] for p in operation["parameters"] if p["in"] == "query"}
+                assert {"limit", "marker"} <= names, path
+                assert "400" in operation["responses"], path
+    assert lists >= 25

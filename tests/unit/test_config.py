@@ -44,6 +44,7 @@ def test_environment_overrides_the_toml_file(tmp_path: Path) -> None:
     ("SEVRES_DATABASE_URL", "oracle://x/y", "SEVRES_DATABASE_URL"),
     ("SEVRES_PUBLIC_URL", "ftp://x", "SEVRES_PUBLIC_URL"),
     ("SEVRES_MAX_PROJECT_TREE_DEPTH", "-1", "SEVRES_MAX_PROJECT_TREE_DEPTH"),
+    ("SEVRES_MAX_LIMIT", "0", "SEVRES_MAX_LIMIT"),
 ])
 def test_each_bad_value_is_refused_with_its_name(
     tmp_path: Path, variable: str, value: str, named: str

@@ -14,7 +14,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from sevres import errors
-from sevres.api import schemas, targets, validation, views
+from sevres.api import paging, schemas, targets, validation, views
 from sevres.api.http import Call, created, json_response, no_content, route_table
 from sevres.appcreds.models import AppCred
 from sevres.log import emit, events
@@ -44,9 +44,9 @@ def _authorize_on_owner(call: Call, action: str) -> None:
 def list_app_creds(call: Call) -> Response:
     user_id = call.params["user_id"]
     found = call.services.appcreds.list_for_user(call.tx, user_id, call.query)
-    return json_response(views.collection(
-        call.base_url, f"users/{user_id}/application_credentials", "application_credentials",
-        _render(call, found), call.request.url.query))
+    return paging.collection(
+        call, f"users/{user_id}/application_credentials", "application_credentials",
+        _render(call, found))
 
 
 def create_app_cred(call: Call) -> Response:
@@ -88,9 +88,9 @@ def delete_app_cred(call: Call) -> Response:
 def list_access_rules(call: Call) -> Response:
     user_id = call.params["user_id"]
     found = call.services.appcreds.list_access_rules(call.tx, user_id, call.query)
-    return json_response(views.collection(
-        call.base_url, f"users/{user_id}/access_rules", "access_rules",
-        (views.access_rule(call.base_url, a) for a in found), call.request.url.query))
+    return paging.collection(
+        call, f"users/{user_id}/access_rules", "access_rules",
+        (views.access_rule(call.base_url, a) for a in found))
 
 
 def get_access_rule(call: Call) -> Response:

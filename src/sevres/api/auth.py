@@ -13,7 +13,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from sevres import errors, metrics
-from sevres.api import schemas, targets, validation, views
+from sevres.api import paging, schemas, targets, validation, views
 from sevres.api.http import (
     Call,
     bind_caller,
@@ -256,17 +256,17 @@ def auth_catalog(call: Call) -> Response:
 def auth_projects(call: Call) -> Response:
     ids = call.services.assignments.projects_of_user(call.tx, call.me.user_id)
     found = [p for p in call.tx.projects.get_many(ids) if p.enabled]
-    return json_response(views.collection(
-        call.base_url, "auth/projects", "projects",
-        (views.project(call.base_url, p) for p in sorted(found, key=lambda p: p.name))))
+    return paging.collection(
+        call, "auth/projects", "projects",
+        (views.project(call.base_url, p) for p in sorted(found, key=lambda p: p.name)))
 
 
 def auth_domains(call: Call) -> Response:
     ids = call.services.assignments.domains_of_user(call.tx, call.me.user_id)
     found = [d for d in call.tx.projects.get_many(ids) if d.enabled and d.is_domain]
-    return json_response(views.collection(
-        call.base_url, "auth/domains", "domains",
-        (views.domain(call.base_url, d) for d in sorted(found, key=lambda d: d.name))))
+    return paging.collection(
+        call, "auth/domains", "domains",
+        (views.domain(call.base_url, d) for d in sorted(found, key=lambda d: d.name)))
 
 
 def auth_system(call: Call) -> Response:

@@ -9,7 +9,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from sevres import errors
-from sevres.api import schemas, validation, views
+from sevres.api import paging, schemas, validation, views
 from sevres.api.http import Call, created, json_response, no_content, route_table
 from sevres.log import emit, events
 
@@ -18,8 +18,7 @@ if TYPE_CHECKING:
 
 
 def _listing(call: Call, key: str, items: Any) -> Response:
-    return json_response(views.collection(call.base_url, key, key, items,
-                                          call.request.url.query))
+    return paging.collection(call, key, key, items)
 
 
 # -- regions -------------------------------------------------------------------------------

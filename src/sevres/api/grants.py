@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 from typing import TYPE_CHECKING, Any
 
 from starlette.responses import Response
 from starlette.routing import Route
 
 from sevres import errors
-from sevres.api import views
-from sevres.api.http import Call, json_response, no_content, route_table
+from sevres.api import paging, views
+from sevres.api.http import Call, no_content, route_table
 from sevres.api.targets import scope_domain
 from sevres.assignment.models import SYSTEM_TARGET, ActorKind, Assignment, TargetKind
 from sevres.log import emit, events
@@ -76,8 +78,8 @@ def list_grants(call: Call) -> Response:
         call.services.resources.get_domain(call.tx, target_id)
     roles = service.roles_granted(call.tx, actor_id, target_id, inherited)
     path = call.request.url.path.removeprefix("/v3/")
-    return json_response(views.collection(
-        call.base_url, path, "roles", (views.role(call.base_url, r) for r in roles)))
+    return paging.collection(
+        call, path, "roles", (views.role(call.base_url, r) for r in roles))
 
 
 def list_assignments(call: Call) -> Response:
@@ -88,10 +90,24 @@ def list_assignments(call: Call) -> Response:
     if scope is not None:  # Keystone: a domain-scoped token sees its domain's only
         found = [(a, d) for a, d in found if _in_domain(call, a, scope)]
     names = _namer(call) if include_names else None
-    return json_response(views.collection(
-        call.base_url, "role_assignments", "role_assignments",
+    return paging.collection(
+        call, "role_assignments", "role_assignments",
         (views.assignment(call.base_url, a, names, derivation) for a, derivation in found),
-        call.request.url.query))
+        order=assignment_key)
+
+
+def assignment_key(entry: dict[str, Any]) -> str:
+    """An assignment has no id: its marker is a digest of what tells it from any other
+    entry (role, actor, scope, and the grant, membership and prior role behind it), names
+    left out so that ``include_names`` does not change it, links without the base URL."""
+    ids = {
+        "role": entry["role"]["id"],
+        "actor": entry.get("user", entry.get("group", {})).get("id"),
+        "scope": {kind: value["id"] if isinstance(value, dict) and "id" in value else value
+                  for kind, value in entry["scope"].items()},
+        "links": {rel: url.split("/v3/", 1)[-1] for rel, url in entry["links"].items()},
+    }
+    return hashlib.sha256(json.dumps(ids, sort_keys=True).encode()).hexdigest()[:32]
 
 
 def _in_domain(call: Call, a: Assignment, domain_id: str) -> bool:

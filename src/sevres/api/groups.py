@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 from starlette.responses import Response
 from starlette.routing import Route
 
-from sevres.api import schemas, targets, validation, views
+from sevres.api import paging, schemas, targets, validation, views
 from sevres.api.http import Call, created, json_response, no_content, route_table
 from sevres.api.resources import _default_domain
 from sevres.log import emit, events
@@ -21,9 +21,8 @@ def list_groups(call: Call) -> Response:
     scope = targets.scope_domain(call)
     if scope is not None:  # Keystone: a domain-scoped token lists its domain's only
         found = [g for g in found if g.domain_id == scope]
-    return json_response(views.collection(
-        call.base_url, "groups", "groups", (views.group(call.base_url, g) for g in found),
-        call.request.url.query))
+    return paging.collection(
+        call, "groups", "groups", (views.group(call.base_url, g) for g in found))
 
 
 def create_group(call: Call) -> Response:
@@ -55,9 +54,9 @@ def list_members(call: Call) -> Response:
     group_id = call.params["group_id"]
     found = call.services.identity.as_shown(call.tx, call.services.groups.members(call.tx,
                                                                                 group_id))
-    return json_response(views.collection(
-        call.base_url, f"groups/{group_id}/users", "users",
-        (views.user(call.base_url, u) for u in found)))
+    return paging.collection(
+        call, f"groups/{group_id}/users", "users",
+        (views.user(call.base_url, u) for u in found))
 
 
 def add_member(call: Call) -> Response:
@@ -82,10 +81,10 @@ def remove_member(call: Call) -> Response:
 def groups_of_user(call: Call) -> Response:
     user_id = call.params["user_id"]
     found = call.services.groups.groups_of(call.tx, user_id)
-    return json_response(views.collection(
-        call.base_url, f"users/{user_id}/groups", "groups",
+    return paging.collection(
+        call, f"users/{user_id}/groups", "groups",
         # Keystone adds membership_expires_at (set for federated memberships only).
-        ({**views.group(call.base_url, g), "membership_expires_at": None} for g in found)))
+        ({**views.group(call.base_url, g), "membership_expires_at": None} for g in found))
 
 
 def routes(s: Services) -> list[Route]:

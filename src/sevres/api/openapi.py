@@ -298,7 +298,15 @@ QUERY: dict[str, tuple[Schema, str]] = {
     "user_id": (STR, "The user whose roles are explained (required)."),
     "project_id": (STR, "Explain the roles on this project."),
     "system": (STR, "Explain the roles on the system."),
+    "limit": ({"type": "integer", "minimum": 1},
+              "Pages: at most this many items, in a stable order (by id; role assignments "
+              "and revocation events by an opaque key), `links.next` naming the next page "
+              "(null on the last). Capped at `[api] max_limit` (default 1000). Without "
+              "`limit` and `marker` the whole list, in Keystone's order."),
+    "marker": (STR, "Pages: the items after this one (the last item of the page before, "
+                    "as `links.next` names it); 400 when it names no item of the list."),
 }
+PAGING = ("limit", "marker")
 
 
 # -- the operations ------------------------------------------------------------------------
@@ -501,28 +509,38 @@ _SUCCESS = {200: "Success.", 201: "Created (Location names it).", 204: "Done; no
 
 _ERRORS: dict[int, str] = {
     400: "BadRequest", 401: "Unauthorized", 403: "Forbidden", 404: "NotFound",
-    409: "Conflict", 413: "TooLarge", 503: "Unavailable",
+    409: "Conflict", 413: "TooLarge", 431: "HeadersTooLarge", 503: "Unavailable",
 }
 _ERROR_TEXT: dict[int, str] = {
-    400: "The request is malformed: invalid JSON or Content-Type, or a value the schema "
-         "or the database refuses (the message names the field).",
+    400: "The request is malformed: invalid JSON or Content-Type, a value the schema or "
+         "the database refuses, or (lists) a `limit` that is not a positive whole number "
+         "or a `marker` naming no item (the message names the field).",
     401: "No token, or an invalid one (or, at login, wrong credentials).",
     403: "The policy refuses the caller this action.",
     404: "No such entity (the message names it), or no such path.",
     409: "A duplicate, an entity still in use, or a concurrent change that won (retry).",
-    413: "The body is over 1 MiB.",
+    413: "The body is over 1 MiB (whatever the method).",
+    431: "The header fields are over 32 KiB in all, or more than 100.",
     503: "The identity database is unreachable; try again shortly.",
 }
 
 
+def paged(op: Op) -> bool:
+    """A list: its answer is a collection with ``links``, which takes limit and marker."""
+    answer = RESPONSES.get(op.answer or "", {})
+    return bool(answer.get("properties", {}).get("links") == ref("CollectionLinks"))
+
+
 def _error_statuses(method: str, path: str, op: Op) -> list[int]:
-    found = set(op.errors)
+    found = set(op.errors) | {413, 431}  # refused before routing: any request may get them
+    if paged(op):
+        found.add(400)  # a limit that is not a positive whole number, an unknown marker
     if not op.public:
         found |= {401, 403}
     if "{" in path or op.subject or op.body is not None:
         found.add(404)
     if method in ("POST", "PUT", "PATCH"):  # a body is read (and checked) whatever the route
-        found |= {400, 413}
+        found.add(400)
     if op.database and ("{" in path or op.query):
         found.add(400)  # an id or filter the database cannot hold (NUL on PostgreSQL)
     if method in ("POST", "PUT", "PATCH", "DELETE"):
@@ -543,7 +561,7 @@ def _parameters(path: str, op: Op) -> list[Schema]:
         {"name": name, "in": "path", "required": True, "schema": {"type": "string"}}
         for name in re.findall(r"{(\w+)}", path)
     ]
-    for name in op.query:
+    for name in op.query + (PAGING if paged(op) else ()):
         schema, text = QUERY[name]
         parameter: Schema = {"name": name, "in": "query", "schema": schema,
                              "description": text}

@@ -8,7 +8,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from sevres import errors
-from sevres.api import schemas, targets, validation, views
+from sevres.api import paging, schemas, targets, validation, views
 from sevres.api.http import Call, created, json_response, no_content, route_table
 from sevres.log import emit, events
 from sevres.resource.models import DEFAULT_DOMAIN_ID
@@ -31,9 +31,8 @@ def list_domains(call: Call) -> Response:
     scope = targets.scope_domain(call)
     if scope is not None:  # Keystone: a domain-scoped token lists its own domain only
         found = [d for d in found if d.id == scope]
-    return json_response(views.collection(
-        call.base_url, "domains", "domains", (views.domain(call.base_url, d) for d in found),
-        call.request.url.query))
+    return paging.collection(
+        call, "domains", "domains", (views.domain(call.base_url, d) for d in found))
 
 
 def create_domain(call: Call) -> Response:
@@ -67,9 +66,8 @@ def list_projects(call: Call) -> Response:
     scope = targets.scope_domain(call)
     if scope is not None:  # Keystone: a domain-scoped token lists its domain's only
         found = [p for p in found if p.domain_id == scope]
-    return json_response(views.collection(
-        call.base_url, "projects", "projects", (views.project(call.base_url, p) for p in found),
-        call.request.url.query))
+    return paging.collection(
+        call, "projects", "projects", (views.project(call.base_url, p) for p in found))
 
 
 def create_project(call: Call) -> Response:

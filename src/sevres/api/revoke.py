@@ -9,13 +9,16 @@ issued up to then are revoked. Events are dropped once no token they match can b
 from __future__ import annotations
 
 import datetime
+import hashlib
+import json
 from typing import TYPE_CHECKING, Any
 
 from starlette.responses import Response
 from starlette.routing import Route
 
 from sevres import errors
-from sevres.api.http import Call, json_response, route_table
+from sevres.api import paging
+from sevres.api.http import Call, route_table
 from sevres.ids import iso
 from sevres.tokens.clock import from_ms
 
@@ -49,8 +52,14 @@ def list_events(call: Call) -> Response:
         event["issued_before"] = iso(from_ms(int(row["issued_before_ms"])))
         event["revoked_at"] = iso(row["revoked_at"])
         found.append(event)
-    return json_response({"events": found, "links": {
-        "self": call.url("OS-REVOKE/events"), "previous": None, "next": None}})
+    # As Keystone: links.self without the query string.
+    return paging.collection(call, "OS-REVOKE/events", "events", found, order=event_key,
+                             self_query=False)
+
+
+def event_key(event: dict[str, Any]) -> str:
+    """An event has no id: its marker is a digest of all it says (events never change)."""
+    return hashlib.sha256(json.dumps(event, sort_keys=True).encode()).hexdigest()[:32]
 
 
 def routes(s: Services) -> list[Route]:

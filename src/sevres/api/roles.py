@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any
 from starlette.responses import Response
 from starlette.routing import Route
 
-from sevres.api import schemas, validation, views
+from sevres.api import paging, schemas, validation, views
 from sevres.api.http import Call, created, json_response, no_content, route_table
 from sevres.assignment.models import Role
 from sevres.log import emit, events
@@ -18,9 +18,8 @@ if TYPE_CHECKING:
 
 def list_roles(call: Call) -> Response:
     found = call.services.assignments.list_roles(call.tx, call.query)
-    return json_response(views.collection(
-        call.base_url, "roles", "roles", (views.role(call.base_url, r) for r in found),
-        call.request.url.query))
+    return paging.collection(
+        call, "roles", "roles", (views.role(call.base_url, r) for r in found))
 
 
 def create_role(call: Call) -> Response:

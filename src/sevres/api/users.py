@@ -8,7 +8,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from sevres import errors
-from sevres.api import schemas, targets, validation, views
+from sevres.api import paging, schemas, targets, validation, views
 from sevres.api.http import Call, created, json_response, no_content, route_table
 from sevres.api.resources import _default_domain
 from sevres.identity.compliance import PasswordRejected
@@ -23,9 +23,8 @@ def list_users(call: Call) -> Response:
     scope = targets.scope_domain(call)
     if scope is not None:  # Keystone: a domain-scoped token lists its domain's only
         found = [u for u in found if u.domain_id == scope]
-    return json_response(views.collection(
-        call.base_url, "users", "users", (views.user(call.base_url, u) for u in found),
-        call.request.url.query))
+    return paging.collection(
+        call, "users", "users", (views.user(call.base_url, u) for u in found))
 
 
 def create_user(call: Call) -> Response:
@@ -76,9 +75,9 @@ def list_user_projects(call: Call) -> Response:
     call.services.identity.get_user(call.tx, user_id)
     ids = call.services.assignments.projects_of_user(call.tx, user_id)
     found = call.tx.projects.get_many(ids)
-    return json_response(views.collection(
-        call.base_url, f"users/{user_id}/projects", "projects",
-        (views.project(call.base_url, p) for p in sorted(found, key=lambda p: p.name))))
+    return paging.collection(
+        call, f"users/{user_id}/projects", "projects",
+        (views.project(call.base_url, p) for p in sorted(found, key=lambda p: p.name)))
 
 
 def routes(s: Services) -> list[Route]:

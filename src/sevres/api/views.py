@@ -17,12 +17,6 @@ def _self(base: str, path: str) -> dict[str, str]:
     return {"self": f"{base}/v3/{path}"}
 
 
-def collection(base: str, path: str, key: str, items: Iterable[dict[str, Any]],
-               query: str = "") -> dict[str, Any]:
-    url = f"{base}/v3/{path}" + (f"?{query}" if query else "")
-    return {key: list(items), "links": {"self": url, "previous": None, "next": None}}
-
-
 def domain(base: str, d: Project) -> dict[str, Any]:
     return {
         **d.extra, "id": d.id, "name": d.name, "description": d.description or "",

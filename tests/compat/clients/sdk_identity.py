@@ -198,7 +198,35 @@ def scenario_cloud() -> dict[str, Any]:
     return result
 
 
+def scenario_pages() -> dict[str, Any]:
+    """projects() and users() with limit=2 walk every page of five; each request the SDK
+    sends is recorded, to show it asked page by page."""
+    conn = connect()
+    ident = v3(conn)
+    sent: list[str] = []
+    conn.session.session.hooks["response"].append(
+        lambda response, *args, **kwargs: sent.append(response.request.url))
+    domain = ident.create_domain(name=name("pages"))
+    projects = [ident.create_project(name=name(f"p{n}"), domain_id=domain.id)
+                for n in range(5)]
+    users = [ident.create_user(name=name(f"u{n}"), domain_id=domain.id) for n in range(5)]
+    sent.clear()
+    paged_projects = [p.name for p in ident.projects(domain_id=domain.id, limit=2)]
+    paged_users = [u.name for u in ident.users(domain_id=domain.id, limit=2)]
+    requests = list(sent)
+    whole = [p.name for p in ident.projects(domain_id=domain.id)]
+    for user in users:
+        ident.delete_user(user)
+    for project in projects:
+        ident.delete_project(project)
+    ident.update_domain(domain, is_enabled=False)
+    ident.delete_domain(domain)
+    return {"projects": paged_projects, "users": paged_users, "whole": whole,
+            "requests": requests}
+
+
 SCENARIOS: dict[str, Callable[[], dict[str, Any]]] = {
+    "pages": scenario_pages,
     "cloud": scenario_cloud,
     "connect": scenario_connect,
     "projects": scenario_projects,
