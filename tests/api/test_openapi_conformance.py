@@ -59,6 +59,7 @@ def real_ids(fuzzed: Server, fuzz_admin: Api) -> dict[str, str]:
     assert api.put(f"/v3/groups/{group['id']}/users/{user['id']}").status_code == 204
     prior, implied = api.role(), api.role()
     assert api.put(f"/v3/roles/{prior['id']}/implies/{implied['id']}").status_code == 201
+    assert api.put(f"/v3/projects/{project['id']}/tags/fuzzed").status_code == 201
     region = api.make("regions", "region", description="fuzzed")
     service = api.make("services", "service", type=f"t-{user['name']}")
     endpoint = api.make("endpoints", "endpoint", interface="public", url="http://x.test/",
@@ -77,7 +78,7 @@ def real_ids(fuzzed: Server, fuzz_admin: Api) -> dict[str, str]:
         "implied_role_id": implied["id"], "region_id": region["id"],
         "service_id": service["id"], "endpoint_id": endpoint["id"],
         "application_credential_id": cred["id"],
-        "access_rule_id": cred["access_rules"][0]["id"],
+        "access_rule_id": cred["access_rules"][0]["id"], "tag": "fuzzed",
         "X-Subject-Token": subject.headers["X-Subject-Token"],
     }
 

@@ -201,3 +201,25 @@ def test_clouds_yaml_written_by_run(openstack: Cli, server: Server, tmp_path: Pa
     token = cloud_only("token", "issue")
     assert token["id"]
     assert "admin" in {p["Name"] for p in cloud_only("project", "list")}
+
+
+def test_project_tags(openstack: Cli) -> None:
+    """`project create --tag`, `project set --tag` (adds) and `--remove-tag`, and
+    `project list --tags`/`--tags-any`/`--not-tags` list the projects the filters name."""
+    first, second = unique("tagged"), unique("tagged")
+    tag_a, tag_b = unique("a"), unique("b")
+    created = openstack("project", "create", "--domain", "default", "--tag", tag_a, first)
+    assert created["tags"] == [tag_a]
+    openstack("project", "create", "--domain", "default", "--tag", tag_b, second)
+    openstack.ok("project", "set", "--tag", tag_b, first)
+    assert sorted(openstack("project", "show", first)["tags"]) == sorted([tag_a, tag_b])
+
+    def listed(*flags: str) -> set[str]:
+        return {p["Name"] for p in openstack("project", "list", *flags)} & {first, second}
+
+    assert listed("--tags", tag_a) == {first}
+    assert listed("--tags", f"{tag_a},{tag_b}") == {first}
+    assert listed("--tags-any", f"{tag_a},{tag_b}") == {first, second}
+    assert listed("--tags", tag_b, "--not-tags", tag_a) == {second}
+    openstack.ok("project", "set", "--remove-tag", tag_a, first)
+    assert listed("--tags", tag_a) == set()

@@ -231,6 +231,7 @@ for _key, _name in (("domain", "Domain"), ("project", "Project"), ("user", "User
     RESPONSES[f"{_name}Response"] = one(_key, _name)
     RESPONSES[f"{_name}s"] = many(f"{_key}s", _name)
 RESPONSES["Assignments"] = many("role_assignments", "Assignment")
+RESPONSES["Tags"] = obj({"tags": array(STR), "links": ref("Links")})
 RESPONSES["Metrics"] = {"type": "string", "description": "Prometheus's text format."}
 
 # Request bodies: api/schemas.py's schemas, each in Keystone's envelope.
@@ -239,6 +240,7 @@ REQUESTS: dict[str, tuple[str, Schema]] = {
     "DomainUpdate": ("domain", schemas.DOMAIN_UPDATE),
     "ProjectCreate": ("project", schemas.PROJECT_CREATE),
     "ProjectUpdate": ("project", schemas.PROJECT_UPDATE),
+    "TagList": ("tags", schemas.TAGS),
     "UserCreate": ("user", schemas.USER_CREATE),
     "UserUpdate": ("user", schemas.USER_UPDATE),
     "PasswordChange": ("user", schemas.PASSWORD_CHANGE),
@@ -269,6 +271,10 @@ QUERY: dict[str, tuple[Schema, str]] = {
                                  "current password expires before, after or at that time."),
     "parent_id": (STR, "The parent project's id."),
     "is_domain": (STR, f"List projects acting as domains. {_FLAG}"),
+    "tags": (STR, "Comma-separated tags: projects holding all of them."),
+    "tags-any": (STR, "Comma-separated tags: projects holding at least one of them."),
+    "not-tags": (STR, "Comma-separated tags: projects not holding all of them."),
+    "not-tags-any": (STR, "Comma-separated tags: projects holding none of them."),
     "parent_region_id": (STR, "The parent region's id."),
     "type": (STR, "The service type."),
     "interface": (STR, "The endpoint interface: `admin`, `internal` or `public`."),
@@ -387,6 +393,7 @@ _CREDS = "/v3/users/{user_id}/application_credentials"
 _RULES = "/v3/users/{user_id}/access_rules"
 _IMPLIES = "/v3/roles/{prior_role_id}/implies"
 _MEMBER = "/v3/groups/{group_id}/users/{user_id}"
+_TAGS = "/v3/projects/{project_id}/tags"
 
 OPERATIONS: dict[tuple[str, str], Op] = {
     ("GET", "/"): Op("List the API versions", "discovery", 300, "Versions", public=True,
@@ -411,12 +418,20 @@ OPERATIONS: dict[tuple[str, str], Op] = {
                                    "auth", answer="AuthSystem"),
     **_crud("domains", "/v3/domains", "domain", "Domain", ("name", "enabled")),
     **_crud("projects", "/v3/projects", "project", "Project",
-            ("name", "enabled", "domain_id", "parent_id", "is_domain")),
+            ("name", "enabled", "domain_id", "parent_id", "is_domain", "tags", "tags-any",
+             "not-tags", "not-tags-any")),
     ("GET", "/v3/projects/{project_id}"): Op(
         "Show a project", "projects", answer="ProjectResponse", errors=(400,),
         query=("parents_as_ids", "parents_as_list", "subtree_as_ids", "subtree_as_list")),
     ("DELETE", "/v3/projects/{project_id}"): Op("Delete a project", "projects", 204,
                                                 query=("cascade",)),
+    ("GET", _TAGS): Op("List the tags of a project", "projects", answer="Tags"),
+    ("PUT", _TAGS): Op("Replace every tag of a project", "projects", answer="Tags",
+                       body="TagList"),
+    ("DELETE", _TAGS): Op("Remove every tag of a project", "projects", 204),
+    ("GET", _TAGS + "/{tag}"): Op("Check that a project holds a tag", "projects", 204),
+    ("PUT", _TAGS + "/{tag}"): Op("Add a tag to a project", "projects", 201),
+    ("DELETE", _TAGS + "/{tag}"): Op("Remove a tag from a project", "projects", 204),
     **_crud("users", "/v3/users", "user", "User",
             ("name", "enabled", "domain_id", "password_expires_at"), list_errors=(400,)),
     ("POST", "/v3/users/{user_id}/password"): Op(
@@ -500,6 +515,11 @@ _DESCRIPTIONS: dict[tuple[str, str], str] = {
     ("DELETE", "/v3/projects/{project_id}"): (
         "Without `cascade`, only a leaf project; with it, a disabled project and its "
         "disabled subtree."),
+    ("PUT", _TAGS): (
+        "A tag is 1 to 255 characters without `/` or `,`, blanks around it removed; at "
+        "most 80 distinct tags (400 otherwise)."),
+    ("PUT", _TAGS + "/{tag}"): (
+        "No body. 400 when the project holds the tag already, or would hold more than 80."),
     ("GET", "/v3/sevres/explain"): "Give user_id and exactly one of project_id, domain_id "
                                    "or system.",
 }

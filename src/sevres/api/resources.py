@@ -8,7 +8,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from sevres import errors
-from sevres.api import paging, schemas, targets, validation, views
+from sevres.api import paging, project_tags, schemas, targets, validation, views
 from sevres.api.http import Call, created, json_response, no_content, route_table
 from sevres.log import emit, events
 from sevres.resource.models import DEFAULT_DOMAIN_ID
@@ -129,4 +129,4 @@ def routes(s: Services) -> list[Route]:
         ("GET", "/v3/projects/{project_id}", get_project, "identity:get_project"),
         ("PATCH", "/v3/projects/{project_id}", update_project, "identity:update_project"),
         ("DELETE", "/v3/projects/{project_id}", delete_project, "identity:delete_project"),
-    ])
+    ]) + project_tags.routes(s)

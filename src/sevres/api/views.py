@@ -29,7 +29,7 @@ def project(base: str, p: Project) -> dict[str, Any]:
     return {
         **p.extra, "id": p.id, "name": p.name, "description": p.description or "",
         "enabled": p.enabled, "domain_id": p.domain_id, "parent_id": p.parent_id,
-        "is_domain": p.is_domain, "tags": list(p.tags), "options": {},
+        "is_domain": p.is_domain, "tags": sorted(p.tags), "options": {},
         "links": _self(base, f"projects/{p.id}"),
     }
 

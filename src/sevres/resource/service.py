@@ -20,6 +20,7 @@ from typing import Any
 from sevres import errors
 from sevres.attributes import extra
 from sevres.ids import new_id, utcnow
+from sevres.resource import tags
 from sevres.resource.models import Project
 from sevres.storage.repositories import Store
 from sevres.storage.repositories.filters import is_true
@@ -55,7 +56,9 @@ class ResourceService:
     def list_projects(self, tx: Store, query: Mapping[str, str]) -> list[Project]:
         wanted = dict(query)
         is_domain = is_true(wanted.pop("is_domain", "false"))
-        return tx.projects.search(wanted, is_domain=is_domain)
+        found = tx.projects.search(wanted, is_domain=is_domain)
+        by_tags = tags.wanted(query)
+        return [p for p in found if tags.matches(p.tags, by_tags)] if by_tags else found
 
     def ancestors(self, tx: Store, project: Project) -> list[Project]:
         """The chain of parents from the nearest up to (and including) the domain: one
@@ -294,6 +297,43 @@ class ResourceService:
             *((p.id, (*ancestry, project.id, *p.ancestry[cut:])) for p in below),
         ])
         return dataclasses.replace(project, parent_id=parent.id, ancestry=ancestry)
+
+    # -- project tags (see sevres.resource.tags) ----------------------------------------
+    def has_tag(self, tx: Store, project_id: str, tag: str) -> None:
+        """Nothing if the project holds ``tag`` (case-sensitive); 404 otherwise."""
+        if tag not in self.get_project(tx, project_id).tags:
+            raise errors.not_found("project tag", tag)
+
+    def set_tags(self, tx: Store, project_id: str, wanted: list[str]) -> Project:
+        """Replace every tag of a project (none: remove them all)."""
+        project = self._locked(tx, project_id)
+        return self._store_tags(tx, project, tags.checked_set(wanted))
+
+    def add_tag(self, tx: Store, project_id: str, tag: str) -> str:
+        """Add one tag; as Keystone, 400 when the project holds it already or would then
+        hold more than the limit. Returns the tag as stored (stripped)."""
+        project = self._locked(tx, project_id)
+        name = tags.checked(tag)
+        self._store_tags(tx, project, tags.checked_set([*project.tags, name]))
+        return name
+
+    def remove_tag(self, tx: Store, project_id: str, tag: str) -> None:
+        project = self._locked(tx, project_id)
+        if tag not in project.tags:
+            raise errors.not_found("project tag", tag)
+        self._store_tags(tx, project, tuple(t for t in project.tags if t != tag))
+
+    def _locked(self, tx: Store, project_id: str) -> Project:
+        """The project's latest row, locked: two tag writes on one project queue."""
+        project = tx.projects.lock(project_id)
+        if project is None:
+            raise errors.not_found("project", project_id)
+        return project
+
+    def _store_tags(self, tx: Store, project: Project, wanted: tuple[str, ...]) -> Project:
+        updated = dataclasses.replace(project, tags=wanted)
+        tx.projects.update(updated)
+        return updated
 
     # -- shared --------------------------------------------------------------------------
     def _update(
