@@ -5,19 +5,20 @@ OSC    ?= .venv-osc
 COMPAT ?= .venv-compat
 BIN     = $(VENV)/bin
 
-.PHONY: run test check lint typecheck contract pytest clean
+.PHONY: run test check lint typecheck contract pytest ha clean
 
 ## run: install sevres and serve it on http://127.0.0.1:5000 (SQLite in .state/)
 run: $(VENV)/.installed
 	$(BIN)/sevres run
 
-## test: lint, type-check, and the whole suite on every reachable database backend
-test: check pytest
+## test: lint, type-check, and the whole suite on every reachable database backend; with
+## SEVRES_HA=1 (CI sets it) also the HA fault suite on Galera and on PostgreSQL
+test: check pytest ha
 
 check: lint typecheck contract
 
 lint: $(VENV)/.installed-dev
-	$(BIN)/ruff check src tests tools
+	$(BIN)/ruff check src tests tools ha bench
 
 typecheck: $(VENV)/.installed-dev
 	$(BIN)/mypy
@@ -27,8 +28,19 @@ typecheck: $(VENV)/.installed-dev
 contract: $(VENV)/.installed-dev
 	$(BIN)/python tools/check_api.py
 
+# tests/ha is skipped here (its tests depend on their order); `ha` runs it.
 pytest: $(VENV)/.installed-dev $(OSC)/.installed $(COMPAT)/.installed
-	$(BIN)/python -m pytest $(PYTEST_ARGS)
+	SEVRES_HA= $(BIN)/python -m pytest $(PYTEST_ARGS)
+
+## ha: with SEVRES_HA=1, the fault tests of docs/ha.md against ha/refarch.py, once per
+## backend (root, ~8 min); each run prints its figures under "HA figures"
+ha: $(VENV)/.installed-dev
+ifeq ($(SEVRES_HA),1)
+	SEVRES_HA_BACKEND=galera $(BIN)/python -m pytest tests/ha -p no:randomly -s
+	SEVRES_HA_BACKEND=postgres $(BIN)/python -m pytest tests/ha -p no:randomly -s
+else
+	@echo "ha: skipped (SEVRES_HA=1 runs the HA fault suite)"
+endif
 
 $(VENV)/.installed: pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)

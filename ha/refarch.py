@@ -26,9 +26,10 @@ What ``up`` starts (Galera backend, the default)::
                                 haproxy-b    5020  -> b1, b2
 
 With ``--backend postgres``: a PostgreSQL primary (5441) and a streaming replica (5442,
-made with pg_basebackup); both regions' database paths lead to the primary, since a sevres
-node has one database URL (see docs/ha.md), and the replica is there to be measured and
-promoted.
+made with pg_basebackup); both regions' database paths lead to the primary (writes), and
+region B's nodes also read from the replica (``SEVRES_DATABASE_READ_URL``) through a path
+of its own, ``dbproxy-b-read`` 127.0.0.1:3323 (control 3333), which ``cut RegionB`` cuts
+with the other.
 
 Every process is recorded (PID, command, log) in ``DIR/state.json``; ``down`` ends exactly
 those PIDs and removes DIR. Only the Python standard library is used; Debian packages that
@@ -73,6 +74,9 @@ GALERA = {
     for i in (1, 2, 3)
 }
 PG = {"pg-primary": 5441, "pg-replica": 5442}
+# PostgreSQL: region B's nodes read from the streaming replica through a path of their own.
+READ_PATHS = {"RegionB": {"name": "dbproxy-b-read", "dbproxy": 3323, "control": 3333,
+                          "backend": "pg-replica"}}
 STALENESS_MS = 500
 DB_NAME = "sevres"
 DB_USER = "sevres"
@@ -658,8 +662,14 @@ def run_proxy(args: argparse.Namespace) -> int:
 # -- sevres and HAProxy -----------------------------------------------------------------------
 
 def sevres_env(data: dict[str, Any], state_dir: Path, database_url: str,
-               public_url: str) -> dict[str, str]:
+               public_url: str, read_url: str | None = None,
+               node: str | None = None) -> dict[str, str]:
+    if node is not None and database_url.startswith("postgresql"):
+        # The fault tests tell the nodes' connections apart by application_name.
+        database_url += f"?application_name=sevres-{node}"
+        read_url = read_url and f"{read_url}?application_name=sevres-{node}-read"
     return {
+        **({"SEVRES_DATABASE_READ_URL": read_url} if read_url else {}),
         "SEVRES_STATE_DIR": str(state_dir),
         "SEVRES_DATABASE_URL": database_url,
         "SEVRES_MASTER_KEY": data["master_key"],
@@ -774,6 +784,7 @@ def all_ports(backend: str) -> list[int]:
         ports += [p for node in GALERA.values() for p in node.values()]
     else:
         ports += list(PG.values())
+        ports += [p for path in READ_PATHS.values() for p in (path["dbproxy"], path["control"])]
     return ports
 
 
@@ -870,6 +881,7 @@ def build(state: State, args: argparse.Namespace) -> None:
     for spec in REGIONS.values():
         wait_for("database proxy", lambda spec=spec: control(spec["control"], "status")
                  ["mode"] == "open", 10)
+    read_urls = start_read_paths(state) if backend == "postgres" else {}
 
     # Schema, keys, and one bootstrap per region (the first with region A's public URL).
     init_env = sevres_env(data, workdir / "sevres-init", direct,
@@ -898,7 +910,8 @@ def build(state: State, args: argparse.Namespace) -> None:
                     "kind": "sevres", "port": port, "region": region,
                     "cmd": [str(SEVRES), "serve", "--host", HOST, "--port", str(port),
                             "--workers", str(args.workers)],
-                    "env": sevres_env(data, state_dir, url, f"http://{HOST}:{spec['haproxy']}"),
+                    "env": sevres_env(data, state_dir, url, f"http://{HOST}:{spec['haproxy']}",
+                                      read_urls.get(region), node),
                     "log": str(workdir / "logs" / f"{node}.log"), "cwd": str(state_dir)}
             short = spec["short"]
             data["processes"][f"haproxy-{short}"] = {
@@ -921,6 +934,44 @@ def build(state: State, args: argparse.Namespace) -> None:
     with state.locked() as data:
         clouds_yaml(workdir, data)
         data["complete"] = True
+
+
+def start_read_paths(state: State) -> dict[str, str]:
+    """PostgreSQL: a database path to the replica for each region that reads from it;
+    returns each such region's read URL."""
+    urls = {}
+    with state.locked() as data:
+        for region, path in READ_PATHS.items():
+            data["processes"][path["name"]] = {
+                "kind": "dbproxy", "port": path["dbproxy"], "region": region,
+                "control": path["control"],
+                "cmd": [sys.executable, str(Path(__file__).resolve()), "proxy",
+                        "--listen", str(path["dbproxy"]), "--control", str(path["control"]),
+                        "--backends", str(PG[path["backend"]])],
+                "log": str(state.workdir / "logs" / f"{path['name']}.log")}
+            urls[region] = (f"postgresql://{DB_USER}:{data['db_password']}@{HOST}:"
+                            f"{path['dbproxy']}/{DB_NAME}")
+            data.setdefault("read_paths", {})[region] = {
+                "dbproxy": path["dbproxy"], "control": path["control"],
+                "backend": path["backend"]}
+    for path in READ_PATHS.values():
+        spawn(state, path["name"])
+        wait_for("read path", lambda path=path: control(path["control"], "status")
+                 ["mode"] == "open", 10)
+    return urls
+
+
+def region_paths(workdir: Path, region: str) -> list[dict[str, Any]]:
+    """The database paths of a region as ``up`` made them: its own, and its read path."""
+    spec = region_spec(region)
+    paths: list[dict[str, Any]] = [{"dbproxy": spec["dbproxy"], "control": spec["control"]}]
+    state = State(workdir)
+    if state.exists():
+        name = next(r for r, s in REGIONS.items() if s is spec)
+        read = state.read().get("read_paths", {}).get(name)
+        if read:
+            paths.append(read)
+    return paths
 
 
 def wait_sevres(state: State, name: str, timeout_s: float = 90) -> float:
@@ -1003,8 +1054,8 @@ def down(args: argparse.Namespace) -> int:
         return 0
     stopped = stop_all(state)
     if shutil.which("iptables") is not None:  # a cut left in place by --mode drop
-        for spec in REGIONS.values():
-            unfirewall(spec["dbproxy"])
+        for spec in [*REGIONS.values(), *READ_PATHS.values()]:
+            unfirewall(int(spec["dbproxy"]))
     say(f"stopped {len(stopped)}: {', '.join(stopped) or 'nothing was running'}")
     shutil.rmtree(workdir)
     say(f"removed {workdir}")
@@ -1032,7 +1083,8 @@ def status(args: argparse.Namespace) -> int:
                 elif record["kind"] == "sevres":
                     entry["http"] = http_status(f"http://{HOST}:{record['port']}/v3", 1)
                 elif record["kind"] == "dbproxy":
-                    c = control(REGIONS[record["region"]]["control"], "status", 2)
+                    c = control(record.get("control")
+                                or REGIONS[record["region"]]["control"], "status", 2)
                     entry["mode"] = c["mode"]
                     entry["backend"] = c["last_backend"]
                     entry["healthy"] = ",".join(map(str, c.get("healthy", [])))
@@ -1111,26 +1163,29 @@ def unfirewall(port: int) -> None:
 
 
 def cut(args: argparse.Namespace) -> int:
-    spec = region_spec(args.region)
-    if args.mode == "drop":
-        for rule in firewall_rules(spec["dbproxy"]):
-            done = iptables("-I", *rule)
-            if done.returncode != 0:
-                unfirewall(spec["dbproxy"])
-                raise Failure(f"iptables refused the rule: {done.stderr.strip()}")
-        say(f"{args.region} cut off the database (drop: iptables on port {spec['dbproxy']})")
-        return 0
-    answer = control(spec["control"], args.mode)
-    say(f"{args.region} cut off the database ({answer['mode']})")
+    """Cut every database path of the region (PostgreSQL: its read path too)."""
+    for path in region_paths(args.workdir, args.region):
+        port = int(path["dbproxy"])
+        if args.mode == "drop":
+            for rule in firewall_rules(port):
+                done = iptables("-I", *rule)
+                if done.returncode != 0:
+                    unfirewall(port)
+                    raise Failure(f"iptables refused the rule: {done.stderr.strip()}")
+            say(f"{args.region} cut off the database (drop: iptables on port {port})")
+            continue
+        answer = control(int(path["control"]), args.mode)
+        say(f"{args.region} cut off the database at {port} ({answer['mode']})")
     return 0
 
 
 def heal(args: argparse.Namespace) -> int:
-    spec = region_spec(args.region)
-    if shutil.which("iptables") is not None:
-        unfirewall(spec["dbproxy"])
-    answer = control(spec["control"], "open")
-    say(f"{args.region} reaches the database again ({answer['mode']})")
+    for path in region_paths(args.workdir, args.region):
+        if shutil.which("iptables") is not None:
+            unfirewall(int(path["dbproxy"]))
+        answer = control(int(path["control"]), "open")
+        say(f"{args.region} reaches the database again at {path['dbproxy']} "
+            f"({answer['mode']})")
     return 0
 
 

@@ -87,7 +87,8 @@ def retention(settings: Settings) -> datetime.timedelta:
 
 def build_services(settings: Settings, database: Database | None = None,
                    marker: Marker | None = None) -> Services:
-    database = database or Database(settings.database_url)
+    database = database or Database(settings.database_url,
+                                    read_url=settings.database_read_url)
     hashing = PasswordHashing(settings.argon2_time_cost, settings.argon2_memory_kib,
                               settings.argon2_parallelism)
     resources = ResourceService(settings.max_project_tree_depth)

@@ -11,6 +11,7 @@ The TOML file has one table per area; each key maps to the environment variable
     state_dir = "/var/lib/sevres"
     [database]
     url = "postgresql+psycopg://sevres@db/sevres"
+    read_url = "postgresql+psycopg://sevres@replica/sevres"   # optional: see docs/ha.md
     [token]
     expiration = 3600
     provider = "fernet"        # or "jws"
@@ -80,6 +81,8 @@ class Settings:
     password_regex_description: str | None
     change_password_upon_first_use: bool
     config_file: Path | None
+    # [database] read_url: a read replica for read-only transactions and the state poll
+    database_read_url: str | None = None
 
     @property
     def admin_password_file(self) -> Path:
@@ -101,6 +104,7 @@ def _url_host(host: str) -> str:
 _FIELDS: tuple[tuple[str, str | None, str], ...] = (
     ("state_dir", None, "state_dir"),
     ("database_url", "database", "url"),
+    ("database_read_url", "database", "read_url"),
     ("master_key", "keys", "master_key"),
     ("master_key_file", "keys", "master_key_file"),
     ("key_rotation_interval", "keys", "rotation_interval"),
@@ -227,6 +231,7 @@ _DAY_LIMIT = 100 * 365  # days: a century is "never" in practice
 
 _PARSERS: dict[str, Callable[[str, Any], Any]] = {
     "database_url": _database_url,
+    "database_read_url": _database_url,
     "public_url": _public_url,
     "host": _text,
     "port": _int_in(1, 65535),

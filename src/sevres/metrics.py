@@ -90,6 +90,12 @@ BUILD_INFO = Gauge(
     "sevres_build_info", "Always 1; the label says which sevres version is running.",
     ["version"], registry=REGISTRY, multiprocess_mode="max")
 
+DATABASE_REACHABLE = Gauge(
+    "sevres_database_reachable", "1 while the database path (primary, or the read "
+    "replica) answers the state poll's probes, 0 while its circuit breaker is open and "
+    "requests needing it answer 503 at once. With several workers: the lowest of them.",
+    ["path"], registry=REGISTRY, multiprocess_mode="livemin")
+
 BUILD_INFO.labels(version=__version__).set(1)
 # Series that exist from the start, at zero, so that rate() and dashboards see them.
 for _outcome in ("valid", "invalid"):

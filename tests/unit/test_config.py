@@ -77,3 +77,18 @@ def test_the_cli_reports_a_bad_setting_and_exits_2(tmp_path: Path) -> None:
     assert result.returncode == 2
     assert "configuration error" in result.stderr and "SEVRES_PORT" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_a_read_replica_url_is_optional_read_from_toml_or_environment_and_checked(
+        tmp_path: Path) -> None:
+    """[database] read_url (SEVRES_DATABASE_READ_URL): none by default; a bad one is named."""
+    assert config.load({"SEVRES_STATE_DIR": str(tmp_path)}).database_read_url is None
+    (tmp_path / "sevres.toml").write_text('[database]\nread_url = "postgresql://u@r/sevres"\n')
+    assert config.load({"SEVRES_STATE_DIR": str(tmp_path)}).database_read_url == (
+        "postgresql://u@r/sevres")
+    settings = config.load({"SEVRES_STATE_DIR": str(tmp_path),
+                            "SEVRES_DATABASE_READ_URL": "mysql://u@r2/sevres"})
+    assert settings.database_read_url == "mysql://u@r2/sevres"
+    assert config.environment_for(settings)["SEVRES_DATABASE_READ_URL"] == "mysql://u@r2/sevres"
+    with pytest.raises(ConfigError, match="SEVRES_DATABASE_READ_URL"):
+        config.load({"SEVRES_STATE_DIR": str(tmp_path), "SEVRES_DATABASE_READ_URL": "http://x"})

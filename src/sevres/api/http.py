@@ -18,9 +18,7 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-import anyio
 from anyio import CapacityLimiter
-from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
@@ -30,6 +28,7 @@ from sevres.api import targets
 from sevres.appcreds import access
 from sevres.log import bind, emit, events
 from sevres.policy.rules import Caller
+from sevres.storage.breaker import in_thread
 from sevres.storage.database import NeedsDatabase
 from sevres.storage.repositories import Store
 from sevres.tokens.service import InvalidToken, ValidToken, token_hash
@@ -166,10 +165,9 @@ def endpoint(
                     return _in_transaction(request, body, database=False)
                 except NeedsDatabase:
                     attempt.drop()
-        if limiter is not None:
-            return await anyio.to_thread.run_sync(
-                functools.partial(_in_transaction, request, body), limiter=limiter)
-        return await run_in_threadpool(_in_transaction, request, body)
+        # In a worker thread; answered 503 at once if the database stops answering while
+        # the thread waits on it (the circuit breaker, storage/breaker.py).
+        return await in_thread(functools.partial(_in_transaction, request, body), limiter)
 
     def _in_transaction(request: Request, body: Any, database: bool = True) -> Response:
         # The audit trail's records of this request are written when the transaction is

@@ -98,7 +98,9 @@ def redact(name: str, value: Any) -> Any:
 def known_secrets(settings: Settings, environ: dict[str, str]) -> list[str]:
     """Every secret value the report must never contain, longest first."""
     found: set[str] = set()
-    urls = [settings.database_url, *(v for v in environ.values() if "://" in v)]
+    urls = [settings.database_url, *([settings.database_read_url] if settings.database_read_url
+                                     else []),
+            *(v for v in environ.values() if "://" in v)]
     if settings.config_file is not None and settings.config_file.is_file():
         with contextlib.suppress(OSError, tomllib.TOMLDecodeError, AttributeError):
             urls.append(str(tomllib.loads(settings.config_file.read_text())

@@ -178,6 +178,16 @@ STATE_REFRESH_FAILED = _event(
     "cache.refresh_failed", WRN,
     "cannot read the database revision ({error_type}); serving from cached state",
     "The database is unreachable; validation goes on from memory until it is back.")
+DATABASE_BREAKER_OPENED = _event(
+    "storage.breaker_opened", ERR,
+    "database path {path} unreachable ({reason}): requests needing it answer 503 at once; "
+    "{abandoned} waiting requests abandoned",
+    "The state poll's bounded probe failed or did not answer in time. Until a probe "
+    "succeeds, requests that need this database answer 503 without waiting; token "
+    "validation goes on from memory.")
+DATABASE_BREAKER_CLOSED = _event(
+    "storage.breaker_closed", INF, "database path {path} reachable again after {open_ms} ms",
+    "A probe succeeded: requests use the database again.")
 KEY_ROTATION_FAILED = _event(
     "keys.rotation_failed", WRN, "scheduled key rotation failed ({error_type}); will retry",
     "The scheduled rotation could not run (database unreachable or contended).")

@@ -154,6 +154,7 @@ class TokenState:
         self._ring: Ring | None = None
         self._dirty = False
         database.on_commit.append(self._committed)
+        database.read_floor = self._known
 
     # -- reading -------------------------------------------------------------------------
     @property
@@ -218,13 +219,22 @@ class TokenState:
         if self.marker is not None:
             self.marker.advance(now)
 
+    def _known(self) -> tuple[int, int]:
+        """The newest revision this node knows of (a read replica must have replayed it)."""
+        if self.marker is not None:
+            return self.marker.read()
+        return self.revision.authz, self.revision.revocations
+
     def poll(self) -> None:
-        """The background refresh: errors are logged and the cached state kept, so a node
-        cut off from the database goes on validating from memory."""
+        """The background refresh, through bounded probes that also drive the database
+        paths' circuit breakers (storage/breaker.py): failures are logged and the cached
+        state kept, so a node cut off from the database goes on validating from memory."""
         try:
-            self.refresh()
+            failed = self.database.probe(self._reload)
         except Exception as error:  # any failure: keep serving from memory
-            emit(events.STATE_REFRESH_FAILED, error_type=type(error).__name__)
+            failed = type(error).__name__
+        if failed is not None:
+            emit(events.STATE_REFRESH_FAILED, error_type=failed)
 
     def _committed(self, now: Revision) -> None:
         if self.marker is not None:
@@ -234,15 +244,20 @@ class TokenState:
 
     def start_polling(self, interval_s: float,
                       also: Callable[[], None] | None = None) -> threading.Thread:
-        """A daemon thread that refreshes every ``interval_s`` (and runs ``also``)."""
-        def loop() -> None:
-            stop = threading.Event()
-            while not stop.wait(interval_s):
-                self.poll()
-                if also is not None:
-                    also()
+        """A daemon thread that refreshes every ``interval_s``, and another that runs
+        ``also`` as often: scheduled work that may wait on the database never delays the
+        poll that notices the database is gone."""
+        def every(work: Callable[[], None]) -> Callable[[], None]:
+            def loop() -> None:
+                stop = threading.Event()
+                while not stop.wait(interval_s):
+                    work()
+            return loop
 
-        thread = threading.Thread(target=loop, name="sevres-state-poll", daemon=True)
+        if also is not None:
+            threading.Thread(target=every(also), name="sevres-upkeep", daemon=True).start()
+        thread = threading.Thread(target=every(self.poll), name="sevres-state-poll",
+                                  daemon=True)
         thread.start()
         return thread
 
