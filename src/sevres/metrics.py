@@ -83,9 +83,13 @@ AUTH_FAILURES = Counter(
     "password, unknown user, invalid token to re-scope, no role on the scope...).",
     registry=REGISTRY)
 CACHE_REQUESTS = Counter(
-    "sevres_cache_requests", "Cache look-ups by cache and result (hit or miss). No cache "
-    "exists yet: the series are registered, at zero, for the token-validation cache to "
-    "feed.", ["cache", "result"], registry=REGISTRY)
+    "sevres_cache_requests", "Cache look-ups by cache and result: token_validation counts "
+    "each validation answered from memory (hit) or validated in full (miss).",
+    ["cache", "result"], registry=REGISTRY)
+DATABASE_TRANSACTIONS = Counter(
+    "sevres_database_transactions", "Transactions that took a database connection, by "
+    "path (primary, replica) and kind (read, write). A request answered from memory takes "
+    "none; the state poll's probes are not counted.", ["path", "kind"], registry=REGISTRY)
 BUILD_INFO = Gauge(
     "sevres_build_info", "Always 1; the label says which sevres version is running.",
     ["version"], registry=REGISTRY, multiprocess_mode="max")
@@ -104,6 +108,8 @@ for _method in ("password", "token"):
     TOKENS_ISSUED.labels(method=_method)
 for _result in ("hit", "miss"):
     CACHE_REQUESTS.labels(cache="token_validation", result=_result)
+for _kind in ("read", "write"):
+    DATABASE_TRANSACTIONS.labels(path="primary", kind=_kind)
 
 
 _children: dict[tuple[object, ...], Any] = {}
@@ -117,6 +123,10 @@ def _child(metric: Any, *values: str) -> Any:
     if found is None:
         found = _children[key] = metric.labels(*values)
     return found
+
+
+def count_transaction(path: str, write: bool) -> None:
+    _child(DATABASE_TRANSACTIONS, path, "write" if write else "read").inc()
 
 
 def route_template(scope: Scope) -> str:

@@ -49,7 +49,7 @@ def test_metrics_answers_the_text_format_without_a_token(
     server: Server, anonymous: httpx.Client
 ) -> None:
     """/metrics needs no token, answers text/plain version 0.0.4, and holds every
-    documented family: the cache series exist at zero before any cache does, and
+    documented family: the cache and transaction series exist at zero from the start, and
     sevres_build_info names the running version."""
     response = anonymous.get("/metrics")
     assert response.status_code == 200
@@ -66,7 +66,9 @@ def test_metrics_answers_the_text_format_without_a_token(
             in samples
     assert samples[key("sevres_build_info", version=__version__)] == 1
     assert "# HELP sevres_cache_requests_total" in response.text
-    assert "No cache exists yet" in response.text
+    assert "answered from memory (hit)" in response.text
+    for kind in ("read", "write"):
+        assert key("sevres_database_transactions_total", path="primary", kind=kind) in samples
 
 
 def test_counters_rise_by_exactly_what_was_done(server: Server, admin: Api) -> None:
@@ -101,6 +103,9 @@ def test_counters_rise_by_exactly_what_was_done(server: Server, admin: Api) -> N
     lookups = sum(changed.pop(key("sevres_cache_requests_total", cache="token_validation",
                                   result=result), 0) for result in ("hit", "miss"))
     assert lookups == 5
+    # Database transactions: how many depends on what is already in memory too.
+    for kind in ("read", "write"):
+        changed.pop(key("sevres_database_transactions_total", path="primary", kind=kind), 0)
     assert changed == {
         key(requests, method="POST", route=tokens_route, status="201"): 1,
         key(requests, method="POST", route=tokens_route, status="401"): 1,
@@ -122,6 +127,32 @@ def test_counters_rise_by_exactly_what_was_done(server: Server, admin: Api) -> N
     assert project["id"] not in scraped.text
     assert "no-such-collection" not in scraped.text
     assert not any(dict(labels).get("route") == "/metrics" for _, labels in after)
+
+
+def test_database_transactions_are_counted_and_a_warm_validation_takes_none(
+        server: Server, admin: Api) -> None:
+    """A change takes one write transaction on the primary; validating a token again and
+    again, once it is in memory, takes no transaction at all."""
+    with httpx.Client(base_url=server.url, timeout=30) as client:
+        login = client.post("/v3/auth/tokens", json=password_auth(
+            "admin", ADMIN_PASSWORD, scope=project_scope()))
+    assert login.status_code == 201
+    subject = {"X-Subject-Token": login.headers["X-Subject-Token"]}
+    assert admin.get("/v3/auth/tokens", headers=subject).status_code == 200  # now in memory
+    written, read = (key("sevres_database_transactions_total", path="primary", kind=kind)
+                     for kind in ("write", "read"))
+    _, before = scrape(server.url)
+    admin.project()
+    _, after = scrape(server.url)
+    assert after[written] - before[written] == 1
+    time.sleep(1)  # the write's revision reaches the worker's state poll
+    assert admin.get("/v3/auth/tokens", headers=subject).status_code == 200  # reloads once
+    _, before = scrape(server.url)
+    for _ in range(20):
+        assert admin.get("/v3/auth/tokens", headers=subject).status_code == 200
+    _, after = scrape(server.url)
+    assert after[read] - before[read] == 0
+    assert after[written] - before[written] == 0
 
 
 def test_histograms_are_cumulative_and_count_every_request(server: Server, admin: Api) -> None:

@@ -16,7 +16,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy import event
 
-from sevres import errors
+from sevres import errors, metrics
 from sevres.log import emit, events
 from sevres.storage.breaker import ABANDONED, Breaker, abandoned
 from sevres.storage.probe import MAX_UNANSWERED, Prober
@@ -169,6 +169,7 @@ class Database:
                 flight = path.breaker.enter()
                 stack.callback(path.breaker.leave, flight)
                 connection = stack.enter_context(path.engine.connect())
+                metrics.count_transaction(path.name, write)
                 connection.info["write"] = write
                 connection.info["changed"] = None
                 connection.begin()
