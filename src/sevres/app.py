@@ -90,7 +90,7 @@ def build_services(settings: Settings, database: Database | None = None,
     database = database or Database(settings.database_url,
                                     read_url=settings.database_read_url)
     hashing = PasswordHashing(settings.argon2_time_cost, settings.argon2_memory_kib,
-                              settings.argon2_parallelism)
+                              settings.argon2_parallelism, settings.workers)
     resources = ResourceService(settings.max_project_tree_depth)
     identity = IdentityService(hashing, resources, Compliance.of(settings))
     assignments = AssignmentService(resources)

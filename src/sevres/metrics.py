@@ -88,8 +88,10 @@ CACHE_REQUESTS = Counter(
     ["cache", "result"], registry=REGISTRY)
 DATABASE_TRANSACTIONS = Counter(
     "sevres_database_transactions", "Transactions that took a database connection, by "
-    "path (primary, replica) and kind (read, write). A request answered from memory takes "
-    "none; the state poll's probes are not counted.", ["path", "kind"], registry=REGISTRY)
+    "path (primary, replica), kind (read, write) and origin (request, or upkeep: the "
+    "scheduled key rotation and revocation pruning). A request answered from memory takes "
+    "none; the state poll's probes are not counted.", ["path", "kind", "origin"],
+    registry=REGISTRY)
 BUILD_INFO = Gauge(
     "sevres_build_info", "Always 1; the label says which sevres version is running.",
     ["version"], registry=REGISTRY, multiprocess_mode="max")
@@ -109,7 +111,7 @@ for _method in ("password", "token"):
 for _result in ("hit", "miss"):
     CACHE_REQUESTS.labels(cache="token_validation", result=_result)
 for _kind in ("read", "write"):
-    DATABASE_TRANSACTIONS.labels(path="primary", kind=_kind)
+    DATABASE_TRANSACTIONS.labels(path="primary", kind=_kind, origin="request")
 
 
 _children: dict[tuple[object, ...], Any] = {}
@@ -125,8 +127,8 @@ def _child(metric: Any, *values: str) -> Any:
     return found
 
 
-def count_transaction(path: str, write: bool) -> None:
-    _child(DATABASE_TRANSACTIONS, path, "write" if write else "read").inc()
+def count_transaction(path: str, write: bool, origin: str) -> None:
+    _child(DATABASE_TRANSACTIONS, path, "write" if write else "read", origin).inc()
 
 
 def route_template(scope: Scope) -> str:

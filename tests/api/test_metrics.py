@@ -68,7 +68,8 @@ def test_metrics_answers_the_text_format_without_a_token(
     assert "# HELP sevres_cache_requests_total" in response.text
     assert "answered from memory (hit)" in response.text
     for kind in ("read", "write"):
-        assert key("sevres_database_transactions_total", path="primary", kind=kind) in samples
+        assert key("sevres_database_transactions_total", path="primary", kind=kind,
+                   origin="request") in samples
 
 
 def test_counters_rise_by_exactly_what_was_done(server: Server, admin: Api) -> None:
@@ -105,7 +106,9 @@ def test_counters_rise_by_exactly_what_was_done(server: Server, admin: Api) -> N
     assert lookups == 5
     # Database transactions: how many depends on what is already in memory too.
     for kind in ("read", "write"):
-        changed.pop(key("sevres_database_transactions_total", path="primary", kind=kind), 0)
+        for origin in ("request", "upkeep"):
+            changed.pop(key("sevres_database_transactions_total", path="primary", kind=kind,
+                            origin=origin), 0)
     assert changed == {
         key(requests, method="POST", route=tokens_route, status="201"): 1,
         key(requests, method="POST", route=tokens_route, status="401"): 1,
@@ -139,8 +142,8 @@ def test_database_transactions_are_counted_and_a_warm_validation_takes_none(
     assert login.status_code == 201
     subject = {"X-Subject-Token": login.headers["X-Subject-Token"]}
     assert admin.get("/v3/auth/tokens", headers=subject).status_code == 200  # now in memory
-    written, read = (key("sevres_database_transactions_total", path="primary", kind=kind)
-                     for kind in ("write", "read"))
+    written, read = (key("sevres_database_transactions_total", path="primary", kind=kind,
+                         origin="request") for kind in ("write", "read"))
     _, before = scrape(server.url)
     admin.project()
     _, after = scrape(server.url)

@@ -3,8 +3,9 @@
 Hashing is slow on purpose, so it must never starve token validation of CPU. Four
 things see to it:
 
-- hashes run on a few dedicated threads (one per CPU) whatever the number of request
-  threads, so a flood of logins queues instead of multiplying the work;
+- hashes run on a few dedicated threads, one per CPU for the whole node (the CPUs are
+  divided among the worker processes), whatever the number of request threads, so a
+  flood of logins queues instead of multiplying the work;
 - those threads run in Linux's SCHED_IDLE class: they get a core only when no ordinary
   thread wants it, and a request thread that wakes up takes the core from them at once.
   (A nice level is not enough: the kernel lets a lower-priority thread finish its time
@@ -57,13 +58,18 @@ def _lower_priority() -> None:
 
 
 class PasswordHashing:
-    def __init__(self, time_cost: int, memory_kib: int, parallelism: int) -> None:
+    def __init__(self, time_cost: int, memory_kib: int, parallelism: int,
+                 workers: int = 1) -> None:
+        """``workers``: the node's worker processes, each with a PasswordHashing; together
+        they hash on one thread per CPU. (More hashes at once than cores would only make
+        each slower: memory-hard hashes running by turns on a core evict one another's
+        memory from its cache.)"""
         self._time_cost, self._memory_kib, self._lanes = time_cost, memory_kib, parallelism
         self._hasher = PasswordHasher(
             time_cost=time_cost, memory_cost=memory_kib, parallelism=parallelism, type=Type.ID
         )
         self._cpus = max(1, os.cpu_count() or 1)
-        self._threads = ThreadPoolExecutor(max_workers=self._cpus,
+        self._threads = ThreadPoolExecutor(max_workers=max(1, self._cpus // workers),
                                            thread_name_prefix="sevres-hashing",
                                            initializer=_lower_priority)
         self._running = 0

@@ -155,7 +155,8 @@ class Database:
         return self.engine.dialect.name
 
     @contextmanager
-    def transaction(self, write: bool = True, allowed: bool = True) -> Iterator[Store]:
+    def transaction(self, write: bool = True, allowed: bool = True,
+                    origin: str = "request") -> Iterator[Store]:
         """One transaction, opened lazily: a request that never reads the database never
         takes a connection. Commits only if the block completes. With ``allowed`` false
         the first use of the database raises :class:`NeedsDatabase` instead.
@@ -169,7 +170,7 @@ class Database:
                 flight = path.breaker.enter()
                 stack.callback(path.breaker.leave, flight)
                 connection = stack.enter_context(path.engine.connect())
-                metrics.count_transaction(path.name, write)
+                metrics.count_transaction(path.name, write, origin)
                 connection.info["write"] = write
                 connection.info["changed"] = None
                 connection.begin()

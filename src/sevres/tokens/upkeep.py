@@ -37,8 +37,8 @@ class Upkeep:
     def run(self) -> None:
         now = utcnow()
         if self.interval:
-            with self.database.transaction(write=True) as tx:
+            with self.database.transaction(write=True, origin="upkeep") as tx:
                 keyring.rotate_if_due(tx, self.wrapper, now, self.interval, self.retain)
-        with self.database.transaction(write=True) as tx:
+        with self.database.transaction(write=True, origin="upkeep") as tx:
             if tx.revocations.any_before(now - self.retain):
                 tx.revocations.prune(now - self.retain)
