@@ -1031,9 +1031,9 @@ class Bench:
         tried = ", ".join(f"{m // 1024} MiB {ms:.0f} ms" for m, ms in choice.steps)
         say(f"  sevres runs with argon2id t={choice.time_cost} m={choice.memory_kib} KiB "
             f"p={choice.parallelism}: {choice.cost.cpu_ms:.0f} ms CPU, "
-            f"{choice.cost.wall_ms:.0f} ms wall: the memory, in MiB steps, at which the CPU "
-            f"time per MiB measured near the target (median) makes a hash cost at least "
-            f"bcrypt-{BCRYPT_COST}'s (measured in turn: {tried})")
+            f"{choice.cost.wall_ms:.0f} ms wall (measured once more): the memory, in MiB steps, "
+            f"at which the CPU time per MiB measured near the target (median) puts a hash "
+            f"at bcrypt-{BCRYPT_COST}'s cost or just above (measured in turn: {tried})")
 
         self.sevres = SevresServer.create(
             self.work / "sevres", self.options.workers,
