@@ -29,7 +29,6 @@ import json
 import random
 import statistics
 import sys
-import tempfile
 import time
 from collections.abc import Callable, Sequence
 from contextlib import ExitStack
@@ -46,6 +45,7 @@ from tokens import (
     BenchError,
     SevresServer,
     call,
+    in_scratch_folder,
     loadavg,
     say,
 )
@@ -251,17 +251,8 @@ def main(argv: list[str] | None = None) -> int:
     options = parser.parse_args(argv)
     if options.samples < 10:
         parser.error("--samples must be at least 10")
-    with tempfile.TemporaryDirectory(prefix="sevres-bench-enum-") as tmp, ExitStack() as stack:
-        try:
-            return run(options, Path(tmp), stack)
-        except BenchError as error:
-            say(f"\nFAILED: {error}")
-            return 2
-        except KeyboardInterrupt:
-            say("\ninterrupted")
-            return 130
-        finally:
-            stack.close()  # stop the server before the folder goes
+    return in_scratch_folder("sevres-bench-enum-",
+                             lambda work, stack: run(options, work, stack))
 
 
 if __name__ == "__main__":

@@ -527,6 +527,15 @@ def lua_string(text: str) -> str:
     return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
+# Numbers each wrk thread (thread_index, from 0) before its init() runs.
+THREAD_INDEX_LUA = """
+local next_index = 0
+function setup(thread)
+  thread:set("thread_index", next_index)
+  next_index = next_index + 1
+end
+"""
+
 DONE_LUA = """
 function done(summary, latency, requests)
   local e = summary.errors
@@ -561,12 +570,7 @@ wrk.headers["X-Subject-Token"] = {lua_string(subject)}
     def validate_cycle(self, name: str, auth: str, tokens: Sequence[str]) -> Path:
         table = self.folder / f"{name}-tokens.lua"
         table.write_text("return {\n" + ",\n".join(lua_string(t) for t in tokens) + "\n}\n")
-        return self.write(name, f"""
-local next_index = 0
-function setup(thread)
-  thread:set("thread_index", next_index)
-  next_index = next_index + 1
-end
+        return self.write(name, THREAD_INDEX_LUA + f"""
 function init(args)
   tokens = dofile({lua_string(str(table))})
   -- threads start evenly spread over the list, so they never validate in lockstep
@@ -589,12 +593,7 @@ end
         unknown = json.loads(json.dumps(wrong))
         unknown["auth"]["identity"]["password"]["user"]["name"] = "NAME"
         before, _, after = json.dumps(unknown, separators=(",", ":")).partition("NAME")
-        return self.write(name, f"""
-local next_index = 0
-function setup(thread)
-  thread:set("thread_index", next_index)
-  next_index = next_index + 1
-end
+        return self.write(name, THREAD_INDEX_LUA + f"""
 function init(args)
   count = 0
   headers = {{["Content-Type"] = "application/json"}}
@@ -755,6 +754,23 @@ def database_use(before: dict[str, float], after: dict[str, float]) -> str:
     verdict = "no" if reads + writes == 0 else "yes"
     return (f"{verdict}: {reads:.0f} read and {writes:.0f} write transactions by requests; "
             f"token-validation cache {hits:.0f} hits, {misses:.0f} misses")
+
+
+def in_scratch_folder(prefix: str, work: Callable[[Path, ExitStack], int]) -> int:
+    """Run ``work`` with a temporary folder and an ExitStack for the servers it starts,
+    closed (the servers stopped) before the folder goes. Its exit code, or 2 when it
+    failed (a BenchError) and 130 when it was interrupted."""
+    with tempfile.TemporaryDirectory(prefix=prefix) as tmp, ExitStack() as stack:
+        try:
+            return work(Path(tmp), stack)
+        except BenchError as error:
+            say(f"\nFAILED: {error}")
+            return 2
+        except KeyboardInterrupt:
+            say("\ninterrupted")
+            return 130
+        finally:
+            stack.close()
 
 
 # -- report ----------------------------------------------------------------------------------
@@ -1376,17 +1392,13 @@ def main(argv: list[str] | None = None) -> int:
         "each server settled (idle) between runs; ratio = sevres/Keystone")
     report = Report()
     started = time.perf_counter()
-    with tempfile.TemporaryDirectory(prefix="sevres-bench-tokens-") as tmp, ExitStack() as stack:
-        try:
-            Bench(options, report, stack, Path(tmp)).run()
-        except BenchError as error:
-            say(f"\nFAILED: {error}")
-            return 2
-        except KeyboardInterrupt:
-            say("\ninterrupted")
-            return 130
-        finally:
-            stack.close()  # stop the servers before the folder goes
+    def run(work: Path, stack: ExitStack) -> int:
+        Bench(options, report, stack, work).run()
+        return 0
+
+    failed = in_scratch_folder("sevres-bench-tokens-", run)
+    if failed:
+        return failed
     say(f"\n== summary ({time.perf_counter() - started:.0f} s; load average at the end "
         f"{loadavg()}; a busy machine moves absolute figures, less the ratios)")
     report.summary()

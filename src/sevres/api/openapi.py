@@ -363,11 +363,8 @@ def _grants() -> dict[tuple[str, str], Op]:
             grants = f"/v3/{targets}/{{target_id}}/{actors}/{{actor_id}}/roles"
             inherited = f"/v3/OS-INHERIT/{grants.removeprefix('/v3/')}"
             on = f"a {actor} on a {target}"
+            found.update(_role_grants(grants, on))
             found.update({
-                ("PUT", grants + "/{role_id}"): Op(f"Grant a role to {on}", "grants", 204),
-                ("GET", grants + "/{role_id}"): Op(f"Check a role of {on}", "grants", 204),
-                ("DELETE", grants + "/{role_id}"): Op(f"Revoke a role of {on}", "grants", 204),
-                ("GET", grants): Op(f"List the roles of {on}", "grants", answer="Roles"),
                 ("PUT", inherited + "/{role_id}/inherited_to_projects"): Op(
                     f"Grant a role to {on}, inherited by the projects below", "grants", 204),
                 ("GET", inherited + "/{role_id}/inherited_to_projects"): Op(
@@ -378,15 +375,19 @@ def _grants() -> dict[tuple[str, str], Op]:
             if targets == "domains":
                 found["GET", inherited + "/inherited_to_projects"] = Op(
                     f"List the inherited roles of {on}", "grants", answer="Roles")
-        system = f"/v3/system/{actors}/{{actor_id}}/roles"
-        on = f"a {actor} on the system"
-        found.update({
-            ("PUT", system + "/{role_id}"): Op(f"Grant a role to {on}", "grants", 204),
-            ("GET", system + "/{role_id}"): Op(f"Check a role of {on}", "grants", 204),
-            ("DELETE", system + "/{role_id}"): Op(f"Revoke a role of {on}", "grants", 204),
-            ("GET", system): Op(f"List the roles of {on}", "grants", answer="Roles"),
-        })
+        found.update(_role_grants(f"/v3/system/{actors}/{{actor_id}}/roles",
+                                  f"a {actor} on the system"))
     return found
+
+
+def _role_grants(roles: str, on: str) -> dict[tuple[str, str], Op]:
+    """Grant, check and revoke one role at ``roles``/{role_id}, and list them at ``roles``."""
+    return {
+        ("PUT", roles + "/{role_id}"): Op(f"Grant a role to {on}", "grants", 204),
+        ("GET", roles + "/{role_id}"): Op(f"Check a role of {on}", "grants", 204),
+        ("DELETE", roles + "/{role_id}"): Op(f"Revoke a role of {on}", "grants", 204),
+        ("GET", roles): Op(f"List the roles of {on}", "grants", answer="Roles"),
+    }
 
 
 _CREDS = "/v3/users/{user_id}/application_credentials"

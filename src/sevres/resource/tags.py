@@ -31,16 +31,16 @@ def checked(tag: str) -> str:
     """The tag stripped of surrounding blanks; 400 when it is not a valid tag."""
     name = tag.strip()
     if not name:
-        raise errors.ValidationError(
-            f"Invalid input for field 'tags': {tag!r:.80} is empty once blanks are removed.")
+        raise _invalid(f"{tag!r:.80} is empty once blanks are removed.")
     if len(name) > MAX_LENGTH:
-        raise errors.ValidationError(
-            f"Invalid input for field 'tags': {name!r:.80}... is too long (at most "
-            f"{MAX_LENGTH} characters).")
+        raise _invalid(f"{name!r:.80}... is too long (at most {MAX_LENGTH} characters).")
     if "/" in name or "," in name:
-        raise errors.ValidationError(
-            f"Invalid input for field 'tags': {name!r:.300} does not match '^[^,/]*$'.")
+        raise _invalid(f"{name!r:.300} does not match '^[^,/]*$'.")
     return name
+
+
+def _invalid(problem: str) -> errors.ValidationError:
+    return errors.ValidationError(f"Invalid input for field 'tags': {problem}")
 
 
 def checked_set(tags: Iterable[str]) -> tuple[str, ...]:
@@ -49,12 +49,9 @@ def checked_set(tags: Iterable[str]) -> tuple[str, ...]:
     found = [checked(t) for t in tags]
     if len(set(found)) != len(found):
         repeated = sorted({t for t in found if found.count(t) > 1})
-        raise errors.ValidationError(
-            f"Invalid input for field 'tags': {repeated!r:.300} repeated; tags are unique.")
+        raise _invalid(f"{repeated!r:.300} repeated; tags are unique.")
     if len(found) > MAX_TAGS:
-        raise errors.ValidationError(
-            f"Invalid input for field 'tags': {len(found)} tags, more than the "
-            f"{MAX_TAGS} a project may hold.")
+        raise _invalid(f"{len(found)} tags, more than the {MAX_TAGS} a project may hold.")
     return tuple(sorted(found))
 
 
