@@ -41,6 +41,7 @@ from sevres.catalog.service import CatalogService
 from sevres.config import Settings
 from sevres.identity.compliance import Compliance
 from sevres.identity.groups import GroupService
+from sevres.identity.hashing_gate import HashingGate
 from sevres.identity.passwords import PasswordHashing
 from sevres.identity.service import IdentityService
 from sevres.policy.defaults import DEFAULTS
@@ -66,6 +67,7 @@ class Services:
     enforcer: Enforcer
     audit: AuditTrail
     appcreds: ApplicationCredentialService
+    hashing_gate: HashingGate
 
 
 def token_state(settings: Settings, database: Database, marker: Marker | None) -> TokenState:
@@ -86,11 +88,13 @@ def retention(settings: Settings) -> datetime.timedelta:
 
 
 def build_services(settings: Settings, database: Database | None = None,
-                   marker: Marker | None = None) -> Services:
+                   marker: Marker | None = None, gate: HashingGate | None = None) -> Services:
+    """``marker`` and ``gate``: the node's, shared by its workers (see create_app);
+    without them, the process's own."""
     database = database or Database(settings.database_url,
                                     read_url=settings.database_read_url)
     hashing = PasswordHashing(settings.argon2_time_cost, settings.argon2_memory_kib,
-                              settings.argon2_parallelism, settings.workers)
+                              settings.argon2_parallelism, settings.workers, gate)
     resources = ResourceService(settings.max_project_tree_depth)
     identity = IdentityService(hashing, resources, Compliance.of(settings))
     assignments = AssignmentService(resources)
@@ -101,7 +105,8 @@ def build_services(settings: Settings, database: Database | None = None,
     audit = AuditTrail(settings.audit_file if settings.audit_enabled else None,
                        rescopes=settings.audit_rescopes)
     return Services(settings, database, resources, identity, GroupService(resources),
-                    assignments, CatalogService(), tokens, enforcer, audit, appcreds)
+                    assignments, CatalogService(), tokens, enforcer, audit, appcreds,
+                    hashing.gate)
 
 
 def build_app(services: Services) -> Starlette:
@@ -134,7 +139,8 @@ def create_app() -> Starlette:
     """The server workers' factory: settings from the environment, logging, services."""
     settings = config.load()
     log.configure(settings.log_format, settings.log_level)
-    services = build_services(settings, marker=Marker(settings.state_dir / "revision.shm"))
+    services = build_services(settings, marker=Marker(settings.state_dir / "revision.shm"),
+                              gate=HashingGate(settings.state_dir / "hashing"))
     state = services.tokens.state
     state.refresh()  # keys and revocations in memory before the first request
     upkeep = Upkeep(services.database, state.wrapper, settings, retention(settings))

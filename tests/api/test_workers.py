@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from sevres.identity.hashing_gate import QUIET_AFTER_S, HashingGate
 from tests import backends
 from tests.factories import Api, unique
 from tests.server import ADMIN_PASSWORD, Server, start
@@ -51,3 +52,21 @@ def test_concurrent_writes_through_two_workers_all_land(two_workers: Server) -> 
                 break
             time.sleep(0.2)
         assert len(started) == 2
+
+
+def test_logins_leave_the_node_s_hashing_whole_and_other_requests_halve_it(
+        two_workers: Server) -> None:
+    """The node's hashing gate (identity/hashing_gate.py), read as a third process would:
+    password logins alone leave the node quiet, so hashes may use every CPU; a validation,
+    whichever worker answers it, marks the node busy for the whole node."""
+    gate = HashingGate(two_workers.state_dir / "hashing")
+    time.sleep(QUIET_AFTER_S + 0.3)  # the start-up checks (GET /v3) have aged
+    logins = [Api.login(two_workers.url, "admin", ADMIN_PASSWORD) for _ in range(4)]
+    assert not gate.busy()
+    api = logins[0]
+    with api:
+        response = api.get("/v3/auth/tokens", headers={"X-Subject-Token": logins[1].token})
+        assert response.status_code == 200
+        assert gate.busy()
+    for other in logins[1:]:
+        other.close()

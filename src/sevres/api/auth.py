@@ -280,6 +280,7 @@ def _validation_route(s: Services) -> Route:
     usual = endpoint(s, validate_token, None, from_memory=True)
 
     async def validate(request: Request) -> Response:
+        s.hashing_gate.note_request()
         return validate_from_memory(s, request) or await usual(request)
 
     return Route("/v3/auth/tokens", validate, methods=["GET"])

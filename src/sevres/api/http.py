@@ -159,6 +159,8 @@ def endpoint(
     async def run(request: Request) -> Response:
         body = await read_json(request) if request.method in ("POST", "PUT", "PATCH") else None
         limiter = threads(body) if threads is not None else None
+        if limiter is None:  # not a login that hashes: the node is serving (hashing_gate)
+            services.hashing_gate.note_request()
         if from_memory and limiter is None:
             with metrics.held() as attempt:
                 try:

@@ -1,6 +1,6 @@
 """Password hashing with argon2id.
 
-Hashing is slow on purpose, so it must never starve token validation of CPU. Four
+Hashing is slow on purpose, so it must never starve token validation of CPU. Five
 things see to it:
 
 - hashes run on a few dedicated threads, one per CPU for the whole node (the CPUs are
@@ -16,6 +16,9 @@ things see to it:
 - a hash uses one thread per lane only when it is the only hash running; when others are
   queued each uses a single thread, which computes the same hash with less CPU
   (see argon2_threads);
+- while the node answers other requests, hashing takes at most half its CPUs, one thread
+  per hash (see hashing_gate): the idle class keeps hashing off busy cores, but not the
+  cores it keeps busy from slowing the requests that land on them;
 - logins wait for a request thread of their own (see ``LOGIN_THREADS`` in api/auth.py),
   so a queue of logins never holds the threads that other requests need.
 
@@ -42,6 +45,7 @@ from argon2.exceptions import (
 )
 
 from sevres.identity import argon2_threads
+from sevres.identity.hashing_gate import HashingGate
 
 MAX_PASSWORD_LENGTH = 4096
 FALLBACK_NICENESS = 19
@@ -59,11 +63,12 @@ def _lower_priority() -> None:
 
 class PasswordHashing:
     def __init__(self, time_cost: int, memory_kib: int, parallelism: int,
-                 workers: int = 1) -> None:
+                 workers: int = 1, gate: HashingGate | None = None) -> None:
         """``workers``: the node's worker processes, each with a PasswordHashing; together
         they hash on one thread per CPU. (More hashes at once than cores would only make
         each slower: memory-hard hashes running by turns on a core evict one another's
-        memory from its cache.)"""
+        memory from its cache.) ``gate``: the node's, shared by its workers."""
+        self.gate = gate or HashingGate()
         self._time_cost, self._memory_kib, self._lanes = time_cost, memory_kib, parallelism
         self._hasher = PasswordHasher(
             time_cost=time_cost, memory_cost=memory_kib, parallelism=parallelism, type=Type.ID
@@ -83,33 +88,38 @@ class PasswordHashing:
         """Constant-work check: a missing hash is verified against the dummy and fails."""
         return bool(self._threads.submit(self._verify, hashed, password).result())
 
-    def _lane_threads(self, lanes: int) -> int:
-        """One thread per lane (up to the CPUs) for a hash that runs alone, else one."""
+    def _lane_threads(self, lanes: int, busy: bool) -> int:
+        """One thread per lane (up to the CPUs) for a hash that runs alone on a node that
+        serves nothing else, else one."""
+        if busy:
+            return 1
         with self._count_lock:
             alone = self._running == 1
         return min(lanes, self._cpus) if alone else 1
 
     @contextlib.contextmanager
-    def _counted(self) -> Iterator[None]:
+    def _counted(self) -> Iterator[bool]:
+        """Admitted by the gate and counted; yields whether the node is busy."""
         with self._count_lock:
             self._running += 1
         try:
-            yield
+            with self.gate.admitted() as busy:
+                yield busy
         finally:
             with self._count_lock:
                 self._running -= 1
 
     def _hash(self, password: str) -> str:
-        with self._counted():
+        with self._counted() as busy:
             salt = os.urandom(argon2_threads.SALT_BYTES)
             digest = argon2_threads.derive(
                 password.encode(), salt, self._time_cost, self._memory_kib, self._lanes,
-                self._lane_threads(self._lanes))
+                self._lane_threads(self._lanes, busy))
         return argon2_threads.encode(self._time_cost, self._memory_kib, self._lanes, salt,
                                      digest)
 
     def _verify(self, hashed: str | None, password: str) -> bool:
-        with self._counted():
+        with self._counted() as busy:
             stored = hashed or self._dummy
             parts = argon2_threads.decode(stored)
             if parts is None:  # another argon2 type or version: the library's own path
@@ -121,7 +131,7 @@ class PasswordHashing:
             try:
                 digest = argon2_threads.derive(
                     password.encode(), parts.salt, parts.time_cost, parts.memory_kib,
-                    parts.lanes, self._lane_threads(parts.lanes), len(parts.digest))
+                    parts.lanes, self._lane_threads(parts.lanes, busy), len(parts.digest))
             except HashingError:
                 return False
         return hmac.compare_digest(digest, parts.digest) and hashed is not None

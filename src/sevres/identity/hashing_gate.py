@@ -1,0 +1,126 @@
+"""How much of the node password hashing may take, from what else the node is doing.
+
+A node that is only logging users in hashes on every CPU: logins are then all there is to
+serve, and they come as fast as the hardware allows. As soon as the node answers anything
+else (token validation above all), hashing shrinks to *half* the node's CPUs, at least
+one, with one thread per hash, until no other request has come for ``QUIET_AFTER_S``.
+
+Why not leave it to the idle scheduling class alone (see passwords.py): measured on this
+project's 2-core machine (docs/design.md, "Hashing shrinks while the node serves"), a
+busy loop in SCHED_IDLE, in a process of its own that shares neither the GIL nor memory
+with sevres, raised validation's p99 six to eight times when it kept both cores busy, and
+less than twice when it kept one. The kernel gives an idle-class task almost no CPU, but
+every core it keeps busy still makes the requests that land there slower. A core left free
+of hashing keeps validation's latency; what logins lose is bounded and stated.
+
+Both facts are node-wide, shared by the worker processes through the node's state folder:
+- *activity*: when the node last answered a request that was not a hashing login, a
+  monotonic clock reading in an 8-byte memory-mapped file (each worker writes it at most
+  every ``WRITE_EVERY_NS``, so a request pays one clock read);
+- *slots*: one lock file per CPU that hashing may take while the node is busy; a hash
+  holds one for its duration (``flock``, released by the kernel if its process dies).
+
+Without a state folder (tests, the CLI) both live in the process.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import mmap
+import os
+import struct
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+QUIET_AFTER_S = 1.0
+WRITE_EVERY_NS = 20_000_000
+_STAMP = struct.Struct("<q")
+
+
+def busy_slots(cpus: int) -> int:
+    """Hashes that may run at once on a node that is serving other requests."""
+    return max(1, cpus // 2)
+
+
+class _Activity:
+    def __init__(self, path: Path | None) -> None:
+        if path is None:
+            self._map = mmap.mmap(-1, _STAMP.size)
+        else:
+            descriptor = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+            try:
+                if os.fstat(descriptor).st_size < _STAMP.size:
+                    os.ftruncate(descriptor, _STAMP.size)
+                self._map = mmap.mmap(descriptor, _STAMP.size)
+            finally:
+                os.close(descriptor)
+        self._written = 0
+
+    def note(self) -> None:
+        now = time.monotonic_ns()
+        if now - self._written >= WRITE_EVERY_NS:
+            self._written = now
+            _STAMP.pack_into(self._map, 0, now)
+
+    def recent(self, within_ns: int) -> bool:
+        last: int = _STAMP.unpack_from(self._map)[0]
+        return last > 0 and time.monotonic_ns() - last < within_ns
+
+
+class _Slots:
+    """``count`` slots a hash takes one of: lock files in a folder, or semaphores."""
+
+    def __init__(self, folder: Path | None, count: int) -> None:
+        self._paths = [folder / f"hashing-slot-{i}.lock" for i in range(count)] if folder else []
+        self._local = threading.BoundedSemaphore(count)
+
+    @contextlib.contextmanager
+    def held(self) -> Iterator[None]:
+        if not self._paths:
+            with self._local:
+                yield
+            return
+        handles = [open(path, "a+b") for path in self._paths]  # noqa: SIM115 - closed below
+        try:
+            for handle in handles:  # a free slot if there is one...
+                try:
+                    fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                except BlockingIOError:
+                    continue
+                yield
+                return
+            # ...else wait for one; threads spread over the slots by their id.
+            fcntl.flock(handles[threading.get_ident() % len(handles)], fcntl.LOCK_EX)
+            yield
+        finally:
+            for handle in handles:
+                handle.close()  # closing the descriptor releases its lock
+
+
+class HashingGate:
+    def __init__(self, folder: Path | None = None, cpus: int | None = None) -> None:
+        cpus = max(1, cpus or os.cpu_count() or 1)
+        if folder is not None:
+            folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+        self._activity = _Activity(folder / "activity.shm" if folder else None)
+        self._slots = _Slots(folder, busy_slots(cpus))
+
+    def note_request(self) -> None:
+        """Called for every request that is not a hashing login."""
+        self._activity.note()
+
+    def busy(self) -> bool:
+        return self._activity.recent(int(QUIET_AFTER_S * 1e9))
+
+    @contextlib.contextmanager
+    def admitted(self) -> Iterator[bool]:
+        """Hold what a hash may run in; yields whether the node is busy, in which case the
+        hash must use a single thread."""
+        if not self.busy():
+            yield False
+            return
+        with self._slots.held():
+            yield True
