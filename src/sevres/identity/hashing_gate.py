@@ -35,6 +35,8 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
+from sevres.node_memory import shared_map
+
 QUIET_AFTER_S = 1.0
 WRITE_EVERY_NS = 20_000_000
 _STAMP = struct.Struct("<q")
@@ -47,16 +49,10 @@ def busy_slots(cpus: int) -> int:
 
 class _Activity:
     def __init__(self, path: Path | None) -> None:
-        if path is None:
+        if path is None:  # the process's own
             self._map = mmap.mmap(-1, _STAMP.size)
         else:
-            descriptor = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
-            try:
-                if os.fstat(descriptor).st_size < _STAMP.size:
-                    os.ftruncate(descriptor, _STAMP.size)
-                self._map = mmap.mmap(descriptor, _STAMP.size)
-            finally:
-                os.close(descriptor)
+            self._map = shared_map(path, _STAMP.size)
         self._written = 0
 
     def note(self) -> None:

@@ -19,8 +19,6 @@ from __future__ import annotations
 import datetime
 import fcntl
 import itertools
-import mmap
-import os
 import struct
 import threading
 from collections.abc import Callable, Hashable
@@ -29,6 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from sevres.log import emit, events
+from sevres.node_memory import shared_map
 from sevres.storage.database import Database
 from sevres.storage.repositories import Store, revision
 from sevres.storage.repositories.revision import Revision
@@ -44,14 +43,7 @@ class Marker:
     a 16-byte memory-mapped file so that every worker reads it for the cost of a load."""
 
     def __init__(self, path: Path) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-        descriptor = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
-        try:
-            if os.fstat(descriptor).st_size < _MARKER.size:
-                os.ftruncate(descriptor, _MARKER.size)
-            self._map = mmap.mmap(descriptor, _MARKER.size)
-        finally:
-            os.close(descriptor)
+        self._map = shared_map(path, _MARKER.size)
         self._lock_path = str(path)
 
     def read(self) -> tuple[int, int]:
