@@ -772,10 +772,14 @@ def scrape(url: str) -> dict[str, float]:
     return found
 
 
+def counted(before: dict[str, float], after: dict[str, float], pattern: str) -> float:
+    """How much the /metrics samples whose line matches ``pattern`` grew between scrapes."""
+    return sum(after.get(k, 0) - before.get(k, 0) for k in after if re.search(pattern, k))
+
+
 def cache_misses(before: dict[str, float], after: dict[str, float]) -> float:
-    return sum(after.get(k, 0) - before.get(k, 0) for k in after
-               if re.search(r'^sevres_cache_requests_total\{.*cache="token_validation".*'
-                            r'result="miss"', k))
+    return counted(before, after,
+                   r'^sevres_cache_requests_total\{.*cache="token_validation".*result="miss"')
 
 
 def warm_until_no_misses(side: Side, script: Path, connections: int) -> None:
@@ -797,8 +801,7 @@ def database_use(before: dict[str, float], after: dict[str, float]) -> str:
     transactions it opened (sevres_database_transactions_total; a request answered from
     memory opens none) and its token-validation cache hits and misses."""
     def delta(pattern: str) -> float:
-        return sum(after.get(k, 0) - before.get(k, 0)
-                   for k in after if re.search(pattern, k))
+        return counted(before, after, pattern)
 
     reads = delta(r'^sevres_database_transactions_total\{.*kind="read".*origin="request"')
     writes = delta(r'^sevres_database_transactions_total\{.*kind="write".*origin="request"')
@@ -1337,7 +1340,7 @@ class Bench:
         p50 = ratio_of(f.median("flooded", "p50_ms"), f.median("alone", "p50_ms"))
         p99 = ratio_of(f.median("flooded", "p99_ms"), f.median("alone", "p99_ms"))
         flat = ratio_of(f.flat_flooded.p99_ms, f.flat_alone.p99_ms)
-        drop = ratio_of(f.flat_alone.rate, f.flat_flooded.rate)
+        rate = ratio_of(f.flat_flooded.rate, f.flat_alone.rate)
         note = ""
         if name == "sevres":
             verdict = self.report.target(
@@ -1347,7 +1350,7 @@ class Bench:
             note = f"   target <= {FLOOD_TARGET:g}x: {verdict}"
         say(f"  {name:<10}steady load, flooded/alone (medians): p50 {p50:.2f}x, p99 "
             f"{p99:.2f}x{note}")
-        say(f"  {name:<10}flat out, flooded/alone: p99 {flat:.2f}x, rate {1 / drop:.2f}x "
+        say(f"  {name:<10}flat out, flooded/alone: p99 {flat:.2f}x, rate {rate:.2f}x "
             "(information)")
 
     def memory(self) -> None:

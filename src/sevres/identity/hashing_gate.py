@@ -99,8 +99,8 @@ class _Slots:
 class HashingGate:
     def __init__(self, folder: Path | None = None, cpus: int | None = None) -> None:
         cpus = max(1, cpus or os.cpu_count() or 1)
-        if folder is not None:
-            folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+        # The activity file is made first: shared_map creates the folder the slots' lock
+        # files go in.
         self._activity = _Activity(folder / "activity.shm" if folder else None)
         self._slots = _Slots(folder, busy_slots(cpus))
 
