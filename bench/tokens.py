@@ -60,6 +60,9 @@ from sevres.ids import new_id, utcnow
 from sevres.storage import tables
 from sevres.storage.repositories import jsoncol
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import sched_trace  # bench/, beside this file
+
 ROOT = Path(__file__).resolve().parent.parent
 SEVRES = Path(sys.executable).parent / "sevres"
 ANCHOR = Path(os.environ.get("SEVRES_KEYSTONE_ANCHOR")
@@ -86,6 +89,8 @@ PASSWORD_RUN_FACTOR = 3  # scenario 4 runs this many times --duration: few login
 P99_TARGET_MS = 5.0  # sevres validation p99
 WARM_LIMIT_S = 60  # at most this much more warm-up, until the token cache stops missing
 FLOOD_TARGET = 2.0  # validation p99 under a login flood / unloaded
+SCHED_TRACE_S = 2.0  # --sched-trace: seconds of scheduler events per steady flood run
+SPREAD_SHARE = 0.8  # a run's busiest worker took less of the main threads' CPU: spread
 RSS_TARGET_MB = 150.0  # per worker, on the large database
 
 
@@ -162,6 +167,19 @@ def cpu_seconds(pids: Sequence[int]) -> float:
             fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
             ticks += int(fields[11]) + int(fields[12])  # utime, stime
     return ticks / os.sysconf("SC_CLK_TCK")
+
+
+def loop_cpu(pids: Sequence[int]) -> list[float]:
+    """CPU seconds each process's main thread has used so far (for a uvicorn worker, its
+    event loop), from the scheduler's own count (/proc/PID/task/PID/schedstat, ns)."""
+    used = []
+    for pid in pids:
+        try:
+            used.append(int(Path(f"/proc/{pid}/task/{pid}/schedstat").read_text().split()[0])
+                        / 1e9)
+        except (OSError, IndexError, ValueError):
+            used.append(0.0)
+    return used
 
 
 def settle(pids: Sequence[int], timeout: float = 60) -> bool:
@@ -644,6 +662,20 @@ class Run:
     output: str = field(default="", repr=False)  # wrk's own report
     database: str = ""  # what the server's /metrics say about database use, if watched
     cpu_seconds: float = 0.0  # CPU time of the server's workers over the measured run
+    loops: tuple[float, ...] = ()  # CPU seconds of each worker's main thread, same run
+    sched: tuple[str, ...] = ()  # with --sched-trace: where threads waited for a CPU
+
+    @property
+    def spread(self) -> bool:
+        """Whether the run's requests were served by more than one worker: the busiest
+        worker's main thread took less than SPREAD_SHARE of the main threads' CPU. wrk's
+        few connections go to whichever worker accepts first, so one worker may get all."""
+        total = sum(self.loops)
+        return total > 0 and max(self.loops) < SPREAD_SHARE * total
+
+    @property
+    def split(self) -> str:
+        return "+".join(f"{x:.1f}" for x in self.loops) if self.loops else ""
 
     @property
     def rate(self) -> float:
@@ -697,11 +729,12 @@ def finish_wrk(process: subprocess.Popen[str], connections: int) -> Run:
 
 
 def wrk(side: Side, script: Path, seconds: float, connections: int = WRK_CONNECTIONS,
-        warmup: float = 0, watch_database: bool = False) -> Run:
+        warmup: float = 0, watch_database: bool = False,
+        during: Callable[[subprocess.Popen[str]], None] | None = None) -> Run:
     """A warm-up run (not counted), then the measured run; the server settles after each.
     With ``watch_database``, the server's /metrics are read around the measured run only:
     the steady state, after the warm-up. The server's workers' CPU time is read around the
-    measured run too."""
+    measured run too. ``during`` is called with the measured run's wrk once it started."""
     if warmup > 0:
         finish_wrk(start_wrk(side.url, script, warmup, connections), connections)
         settle(side.workers())
@@ -709,9 +742,13 @@ def wrk(side: Side, script: Path, seconds: float, connections: int = WRK_CONNECT
         warm_until_no_misses(side, script, connections)
     before = scrape(side.url) if watch_database else {}
     pids = side.workers()
-    cpu = cpu_seconds(pids)
-    run = finish_wrk(start_wrk(side.url, script, seconds, connections), connections)
-    run = replace(run, cpu_seconds=cpu_seconds(pids) - cpu)
+    cpu, loops = cpu_seconds(pids), loop_cpu(pids)
+    process = start_wrk(side.url, script, seconds, connections)
+    if during is not None:
+        during(process)
+    run = finish_wrk(process, connections)
+    run = replace(run, cpu_seconds=cpu_seconds(pids) - cpu,
+                  loops=tuple(b - a for a, b in zip(loops, loop_cpu(pids), strict=True)))
     if watch_database:
         run = replace(run, database=database_use(before, scrape(side.url)))
     settle(side.workers())
@@ -1060,6 +1097,7 @@ class Options:
     volumes: Volumes
     only: frozenset[int]  # the scenarios to run
     wrk_output: bool  # print wrk's own report of every measured run
+    sched_trace: bool = False  # the floods' steady rounds: where validation waited for CPU
 
 
 class Bench:
@@ -1269,7 +1307,7 @@ class Bench:
             f"validation flat out (no wait), where any CPU that logins get is taken from "
             f"validation")
         say(f"  {'':<10}{'':<18}{'rate/s':>10}{'p50 ms':>10}{'p99 ms':>10}{'max ms':>10}"
-            f"{'errors':>8}")
+            f"{'errors':>8}   main threads' CPU s, by worker")
 
     def under_flood(self, name: str, side: Side, flood: Path) -> FloodFigures:
         validate = self.scripts.validate_one(f"{name}-one", side.admin_token,
@@ -1283,10 +1321,12 @@ class Bench:
         # Keystone's figures are for comparison only (the target is sevres's against
         # itself), so one round spares the run minutes.
         count = FLOOD_ROUNDS if name == "sevres" else 1
-        rounds = [self.flood_round(side, steady, flood) for _ in range(count)]
+        rounds = [self.flood_round(side, steady, flood, steady=True) for _ in range(count)]
         for number, (alone, flooded, more) in enumerate(rounds, 1):
-            self.flood_line(name, f"steady {number}, alone", alone)
-            self.flood_line(name, f"steady {number}, flooded", flooded)
+            for label, r in (("alone", alone), ("flooded", flooded)):
+                self.flood_line(name, f"steady {number}, {label}", r)
+                for line in r.sched:
+                    say(f"      {line}")
             for label, r in (("alone", alone), ("flooded", flooded)):
                 self.report.flag(f"{title} (steady, {label})", name, r)
             logins = logins.plus(more)
@@ -1295,27 +1335,58 @@ class Bench:
         return FloodFigures(flat_alone, flat_flooded, [r[0] for r in rounds],
                             [r[1] for r in rounds], logins)
 
-    def flood_round(self, side: Side, validate: Path, flood: Path) -> tuple[Run, Run, Run]:
+    def flood_round(self, side: Side, validate: Path, flood: Path,
+                    steady: bool = False) -> tuple[Run, Run, Run]:
         """Validation alone, then validation while ``flood`` runs: (alone, flooded, the
-        flood's own figures)."""
+        flood's own figures). ``steady``: a round at the steady load, traced with
+        --sched-trace."""
         d, warm = self.options.duration, self.options.warmup
-        alone = self.wrk(side, validate, FLOOD_CONNECTIONS)
+        traced: dict[str, list[str]] = {"alone": [], "flooded": []}
+        trace = self.tracer(side, traced["alone"]) if steady else None
+        alone = self.show(side, wrk(side, validate, d, FLOOD_CONNECTIONS, warm, during=trace))
+        alone = replace(alone, sched=tuple(traced["alone"]))
         flooding = start_wrk(side.url, flood, d + warm + 2, FLOOD_CONNECTIONS)
         time.sleep(1)  # the flood is under way before validation starts
         if warm > 0:
             finish_wrk(start_wrk(side.url, validate, warm, FLOOD_CONNECTIONS),
                        FLOOD_CONNECTIONS)
-        flooded = self.show(side, finish_wrk(
-            start_wrk(side.url, validate, d, FLOOD_CONNECTIONS), FLOOD_CONNECTIONS))
+        pids = side.workers()
+        loops = loop_cpu(pids)
+        validating = start_wrk(side.url, validate, d, FLOOD_CONNECTIONS)
+        if steady and (trace := self.tracer(side, traced["flooded"])) is not None:
+            trace(validating)
+        flooded = self.show(side, finish_wrk(validating, FLOOD_CONNECTIONS))
+        flooded = replace(flooded, sched=tuple(traced["flooded"]))
+        flooded = replace(flooded, loops=tuple(
+            b - a for a, b in zip(loops, loop_cpu(pids), strict=True)))
         logins = self.show(side, finish_wrk(flooding, FLOOD_CONNECTIONS))
         settle(side.workers())
         return alone, flooded, logins
+
+    def tracer(self, side: Side, into: list[str]) -> Callable[[subprocess.Popen[str]], None] | None:
+        """With --sched-trace, what records the scheduler's events in the middle of a
+        measured run and adds to ``into`` where the server's event loops and wrk's threads
+        waited for a CPU."""
+        if not self.options.sched_trace:
+            return None
+
+        def trace(process: subprocess.Popen[str]) -> None:
+            time.sleep(max(0.0, (self.options.duration - SCHED_TRACE_S) / 2))
+            watched = {pid: f"worker {n} loop" for n, pid in enumerate(side.workers(), 1)}
+            with suppress(OSError):
+                threads = sorted(int(t) for t in os.listdir(f"/proc/{process.pid}/task"))
+                watched |= {t: f"wrk thread {n}" for n, t in enumerate(threads[1:], 1)}
+            events = sched_trace.capture(SCHED_TRACE_S)
+            into.extend(sched_trace.summary(events, watched, SCHED_TRACE_S))
+
+        return trace
 
     @staticmethod
     def flood_line(name: str, label: str, r: Run, note: str = "",
                    errors: int | None = None) -> None:
         say(f"  {name:<10}{label:<18}{r.rate:>10.1f}{r.p50_ms:>10.2f}{r.p99_ms:>10.2f}"
-            f"{r.max_ms:>10.2f}{r.errors if errors is None else errors:>8}{note}")
+            f"{r.max_ms:>10.2f}{r.errors if errors is None else errors:>8}"
+            f"{'   ' + r.split if r.split and not note else ''}{note}")
 
     def flood_logins(self, title: str, name: str, logins: Run, refused: bool = False) -> None:
         """The flood's own logins: an answer other than the one expected (2xx, or 401 for
@@ -1342,7 +1413,10 @@ class Bench:
         flat = ratio_of(f.flat_flooded.p99_ms, f.flat_alone.p99_ms)
         rate = ratio_of(f.flat_flooded.rate, f.flat_alone.rate)
         note = ""
-        if name == "sevres":
+        if name == "sevres" and self.options.sched_trace:
+            say(f"  {name:<10}traced (--sched-trace): no verdict, tracing slows what it "
+                "watches")
+        elif name == "sevres":
             verdict = self.report.target(
                 f"{title}: sevres flooded/alone",
                 f"p50 {p50:.2f}x, p99 {p99:.2f}x (target <= {FLOOD_TARGET:g}x)",
@@ -1352,6 +1426,17 @@ class Bench:
             f"{p99:.2f}x{note}")
         say(f"  {name:<10}flat out, flooded/alone: p99 {flat:.2f}x, rate {rate:.2f}x "
             "(information)")
+        spread = [(a, b) for a, b in zip(f.alone, f.flooded, strict=True) if b.spread]
+        if len(f.flooded) > 1:
+            figure = ""
+            if spread:
+                p99s = ratio_of(statistics.median(b.p99_ms for _, b in spread),
+                                statistics.median(a.p99_ms for a, _ in spread))
+                figure = f"; in those rounds, median p99 flooded/alone {p99s:.2f}x"
+            say(f"  {name:<10}flooded rounds whose validation more than one worker served "
+                f"(busiest main thread < {SPREAD_SHARE:.0%} of their CPU): {len(spread)} of "
+                f"{len(f.flooded)}{figure} (information: with one worker serving, the other "
+                f"CPU is left to hashing; more workers serving leaves hashing only their gaps)")
 
     def memory(self) -> None:
         v = self.options.volumes
@@ -1432,6 +1517,11 @@ def parse_options(argv: list[str] | None) -> Options:
                         "the flood of bad logins, only when named)")
     parser.add_argument("--wrk-output", action="store_true",
                         help="also print wrk's own report (latency distribution) of every run")
+    parser.add_argument("--sched-trace", action="store_true",
+                        help="in the floods' steady rounds, record the kernel's scheduler "
+                        f"events for {SCHED_TRACE_S:g} s (root, tracefs) and print where the "
+                        "workers' event loops and wrk's threads waited for a CPU (tracing "
+                        "slows them: such a run explains its figures, it does not judge them)")
     args = parser.parse_args(argv)
     try:
         only = frozenset(int(x) for x in args.only.split(",") if x.strip())
@@ -1444,7 +1534,9 @@ def parse_options(argv: list[str] | None) -> Options:
                       args.assignments or 100_000 // scale)
     options = Options(args.workers, args.duration or (3.0 if args.quick else 10.0),
                       1.0 if args.quick else 2.0, args.tokens or 3000 // scale, volumes,
-                      only, args.wrk_output)
+                      only, args.wrk_output, args.sched_trace)
+    if options.sched_trace and (why := sched_trace.unavailable()):
+        parser.error(f"--sched-trace: {why}")
     if options.tokens < LOGIN_USERS or volumes.users < LOGIN_USERS:
         parser.error(f"--tokens and --users must be at least {LOGIN_USERS}")
     if volumes.assignments < options.tokens:
