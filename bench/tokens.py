@@ -1327,7 +1327,6 @@ class Bench:
                 self.flood_line(name, f"steady {number}, {label}", r)
                 for line in r.sched:
                     say(f"      {line}")
-            for label, r in (("alone", alone), ("flooded", flooded)):
                 self.report.flag(f"{title} (steady, {label})", name, r)
             logins = logins.plus(more)
         self.flood_line(name, "logins", logins, "   (the flood itself, over all runs; "
