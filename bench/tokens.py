@@ -730,27 +730,36 @@ def finish_wrk(process: subprocess.Popen[str], connections: int) -> Run:
                connections, output)
 
 
+# Called with a measured run's wrk once it started; returns lines to keep with the run.
+During = Callable[[subprocess.Popen[str]], Sequence[str]]
+
+
+def measured(side: Side, script: Path, seconds: float, connections: int,
+             during: During | None = None) -> Run:
+    """One wrk run, with the CPU time the server's workers, and each worker's main thread,
+    used over it; ``during``'s lines kept as the run's ``sched``."""
+    pids = side.workers()
+    cpu, loops = cpu_seconds(pids), loop_cpu(pids)
+    process = start_wrk(side.url, script, seconds, connections)
+    lines = during(process) if during is not None else ()
+    run = finish_wrk(process, connections)
+    return replace(run, cpu_seconds=cpu_seconds(pids) - cpu, sched=tuple(lines),
+                   loops=tuple(b - a for a, b in zip(loops, loop_cpu(pids), strict=True)))
+
+
 def wrk(side: Side, script: Path, seconds: float, connections: int = WRK_CONNECTIONS,
-        warmup: float = 0, watch_database: bool = False,
-        during: Callable[[subprocess.Popen[str]], None] | None = None) -> Run:
+        warmup: float = 0, watch_database: bool = False, during: During | None = None) -> Run:
     """A warm-up run (not counted), then the measured run; the server settles after each.
     With ``watch_database``, the server's /metrics are read around the measured run only:
     the steady state, after the warm-up. The server's workers' CPU time is read around the
-    measured run too. ``during`` is called with the measured run's wrk once it started."""
+    measured run too (``measured``)."""
     if warmup > 0:
         finish_wrk(start_wrk(side.url, script, warmup, connections), connections)
         settle(side.workers())
     if watch_database:
         warm_until_no_misses(side, script, connections)
     before = scrape(side.url) if watch_database else {}
-    pids = side.workers()
-    cpu, loops = cpu_seconds(pids), loop_cpu(pids)
-    process = start_wrk(side.url, script, seconds, connections)
-    if during is not None:
-        during(process)
-    run = finish_wrk(process, connections)
-    run = replace(run, cpu_seconds=cpu_seconds(pids) - cpu,
-                  loops=tuple(b - a for a, b in zip(loops, loop_cpu(pids), strict=True)))
+    run = measured(side, script, seconds, connections, during)
     if watch_database:
         run = replace(run, database=database_use(before, scrape(side.url)))
     settle(side.workers())
@@ -1342,43 +1351,33 @@ class Bench:
         flood's own figures). ``steady``: a round at the steady load, traced with
         --sched-trace."""
         d, warm = self.options.duration, self.options.warmup
-        traced: dict[str, list[str]] = {"alone": [], "flooded": []}
-        trace = self.tracer(side, traced["alone"]) if steady else None
+        trace = self.tracer(side) if steady else None
         alone = self.show(side, wrk(side, validate, d, FLOOD_CONNECTIONS, warm, during=trace))
-        alone = replace(alone, sched=tuple(traced["alone"]))
         flooding = start_wrk(side.url, flood, d + warm + 2, FLOOD_CONNECTIONS)
         time.sleep(1)  # the flood is under way before validation starts
         if warm > 0:
             finish_wrk(start_wrk(side.url, validate, warm, FLOOD_CONNECTIONS),
                        FLOOD_CONNECTIONS)
-        pids = side.workers()
-        loops = loop_cpu(pids)
-        validating = start_wrk(side.url, validate, d, FLOOD_CONNECTIONS)
-        if steady and (trace := self.tracer(side, traced["flooded"])) is not None:
-            trace(validating)
-        flooded = self.show(side, finish_wrk(validating, FLOOD_CONNECTIONS))
-        flooded = replace(flooded, sched=tuple(traced["flooded"]))
-        flooded = replace(flooded, loops=tuple(
-            b - a for a, b in zip(loops, loop_cpu(pids), strict=True)))
+        flooded = self.show(side, measured(side, validate, d, FLOOD_CONNECTIONS, trace))
         logins = self.show(side, finish_wrk(flooding, FLOOD_CONNECTIONS))
         settle(side.workers())
         return alone, flooded, logins
 
-    def tracer(self, side: Side, into: list[str]) -> Callable[[subprocess.Popen[str]], None] | None:
+    def tracer(self, side: Side) -> During | None:
         """With --sched-trace, what records the scheduler's events in the middle of a
-        measured run and adds to ``into`` where the server's event loops and wrk's threads
-        waited for a CPU."""
+        measured run and says where the server's event loops and wrk's threads waited for
+        a CPU."""
         if not self.options.sched_trace:
             return None
 
-        def trace(process: subprocess.Popen[str]) -> None:
+        def trace(process: subprocess.Popen[str]) -> list[str]:
             time.sleep(max(0.0, (self.options.duration - SCHED_TRACE_S) / 2))
             watched = {pid: f"worker {n} loop" for n, pid in enumerate(side.workers(), 1)}
             with suppress(OSError):
                 threads = sorted(int(t) for t in os.listdir(f"/proc/{process.pid}/task"))
                 watched |= {t: f"wrk thread {n}" for n, t in enumerate(threads[1:], 1)}
             events = sched_trace.capture(SCHED_TRACE_S)
-            into.extend(sched_trace.summary(events, watched, SCHED_TRACE_S))
+            return sched_trace.summary(events, watched, SCHED_TRACE_S)
 
         return trace
 
