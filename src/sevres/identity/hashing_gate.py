@@ -18,7 +18,12 @@ Both facts are node-wide, shared by the worker processes through the node's stat
   monotonic clock reading in an 8-byte memory-mapped file (each worker writes it at most
   every ``WRITE_EVERY_NS``, so a request pays one clock read);
 - *slots*: one lock file per CPU that hashing may take while the node is busy; a hash
-  holds one for its duration (``flock``, released by the kernel if its process dies).
+  holds one for its duration (``flock``, released by the kernel if its process dies);
+- *running*: one lock file per CPU, of which every hash holds one while it runs, so that a
+  hash knows whether it is the node's only one. Only then may it use a thread per lane
+  (every CPU): a worker that counted only its own hashes took a second worker's CPU with
+  its second thread, and two hashes' threads fighting over the cores cost 13 ms more CPU
+  per login than one thread each (bench/tokens.py, scenario 4).
 
 Without a state folder (tests, the CLI) both live in the process.
 """
@@ -34,6 +39,7 @@ import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import BinaryIO
 
 from sevres.node_memory import shared_map
 
@@ -96,13 +102,65 @@ class _Slots:
                 handle.close()  # closing the descriptor releases its lock
 
 
+class _Running:
+    """Which hashes run on the node: ``count`` lock files (or an in-process count), a hash
+    holding a free one while it runs. A hash that finds no free file runs all the same; it
+    is then not alone."""
+
+    def __init__(self, folder: Path | None, count: int) -> None:
+        self._paths = [folder / f"hashing-running-{i}.lock" for i in range(count)] if folder \
+            else []
+        self._count = 0
+        self._lock = threading.Lock()
+
+    @contextlib.contextmanager
+    def entered(self) -> Iterator[bool]:
+        """Counted as running; yields whether no other hash runs on the node. Of hashes
+        that overlap, at most one is told it is alone."""
+        if not self._paths:
+            with self._lock:
+                self._count += 1
+                alone = self._count == 1
+            try:
+                yield alone
+            finally:
+                with self._lock:
+                    self._count -= 1
+            return
+        handles = [open(path, "a+b") for path in self._paths]  # noqa: SIM115 - closed below
+        try:
+            mine = next((h for h in handles if _locked(h)), None)
+            alone = mine is not None and all(_free(h) for h in handles if h is not mine)
+            yield alone
+        finally:
+            for handle in handles:
+                handle.close()  # closing the descriptor releases its lock
+
+
+def _locked(handle: BinaryIO) -> bool:
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return False
+    return True
+
+
+def _free(handle: BinaryIO) -> bool:
+    """Whether nobody holds the file's lock (taken and given back at once to find out)."""
+    if not _locked(handle):
+        return False
+    fcntl.flock(handle, fcntl.LOCK_UN)
+    return True
+
+
 class HashingGate:
     def __init__(self, folder: Path | None = None, cpus: int | None = None) -> None:
-        cpus = max(1, cpus or os.cpu_count() or 1)
+        self.cpus = max(1, cpus or os.cpu_count() or 1)
         # The activity file is made first: shared_map creates the folder the slots' lock
         # files go in.
         self._activity = _Activity(folder / "activity.shm" if folder else None)
-        self._slots = _Slots(folder, busy_slots(cpus))
+        self._slots = _Slots(folder, busy_slots(self.cpus))
+        self._running = _Running(folder, self.cpus)
 
     def note_request(self) -> None:
         """Called for every request that is not a hashing login."""
@@ -112,11 +170,12 @@ class HashingGate:
         return self._activity.recent(int(QUIET_AFTER_S * 1e9))
 
     @contextlib.contextmanager
-    def admitted(self) -> Iterator[bool]:
-        """Hold what a hash may run in; yields whether the node is busy, in which case the
-        hash must use a single thread."""
-        if not self.busy():
-            yield False
-            return
-        with self._slots.held():
-            yield True
+    def admitted(self) -> Iterator[int]:
+        """Hold what a hash may run in; yields how many threads it may use: one per CPU when
+        it is the only hash on a node that serves nothing else, else one."""
+        with self._running.entered() as alone:
+            if not self.busy():
+                yield self.cpus if alone else 1
+                return
+            with self._slots.held():
+                yield 1

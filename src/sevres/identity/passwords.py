@@ -73,12 +73,10 @@ class PasswordHashing:
         self._hasher = PasswordHasher(
             time_cost=time_cost, memory_cost=memory_kib, parallelism=parallelism, type=Type.ID
         )
-        self._cpus = max(1, os.cpu_count() or 1)
-        self._threads = ThreadPoolExecutor(max_workers=max(1, self._cpus // workers),
+        cpus = max(1, os.cpu_count() or 1)
+        self._threads = ThreadPoolExecutor(max_workers=max(1, cpus // workers),
                                            thread_name_prefix="sevres-hashing",
                                            initializer=_lower_priority)
-        self._running = 0
-        self._count_lock = threading.Lock()
         self._dummy = self._hasher.hash(os.urandom(16).hex())
 
     def hash(self, password: str) -> str:
@@ -88,40 +86,26 @@ class PasswordHashing:
         """Constant-work check: a missing hash is verified against the dummy and fails."""
         return bool(self._threads.submit(self._verify, hashed, password).result())
 
-    def _lane_threads(self, lanes: int, busy: bool) -> int:
-        """One thread per lane (up to the CPUs) for a hash that runs alone on a node that
-        serves nothing else, else one."""
-        if busy:
-            return 1
-        with self._count_lock:
-            alone = self._running == 1
-        return min(lanes, self._cpus) if alone else 1
-
     @contextlib.contextmanager
-    def _counted(self) -> Iterator[bool]:
-        """Admitted by the gate and counted; yields whether the node is busy."""
-        with self._count_lock:
-            self._running += 1
-        try:
-            with self.gate.admitted() as busy:
-                yield busy
-        finally:
-            with self._count_lock:
-                self._running -= 1
+    def _threads_for(self, lanes: int) -> Iterator[int]:
+        """Admitted by the gate: the threads the hash may use, one per lane (up to the CPUs)
+        when it runs alone on a node that serves nothing else, else one."""
+        with self.gate.admitted() as threads:
+            yield max(1, min(lanes, threads))
 
     def _hash(self, password: str) -> str:
-        with self._counted() as busy:
+        with self._threads_for(self._lanes) as threads:
             salt = os.urandom(argon2_threads.SALT_BYTES)
             digest = argon2_threads.derive(
                 password.encode(), salt, self._time_cost, self._memory_kib, self._lanes,
-                self._lane_threads(self._lanes, busy))
+                threads)
         return argon2_threads.encode(self._time_cost, self._memory_kib, self._lanes, salt,
                                      digest)
 
     def _verify(self, hashed: str | None, password: str) -> bool:
-        with self._counted() as busy:
-            stored = hashed or self._dummy
-            parts = argon2_threads.decode(stored)
+        stored = hashed or self._dummy
+        parts = argon2_threads.decode(stored)
+        with self._threads_for(parts.lanes if parts else 1) as threads:
             if parts is None:  # another argon2 type or version: the library's own path
                 try:
                     self._hasher.verify(stored, password)
@@ -131,7 +115,7 @@ class PasswordHashing:
             try:
                 digest = argon2_threads.derive(
                     password.encode(), parts.salt, parts.time_cost, parts.memory_kib,
-                    parts.lanes, self._lane_threads(parts.lanes, busy), len(parts.digest))
+                    parts.lanes, threads, len(parts.digest))
             except HashingError:
                 return False
         return hmac.compare_digest(digest, parts.digest) and hashed is not None
