@@ -124,6 +124,40 @@ def test_a_slot_held_by_another_worker_waits_and_is_freed_if_it_dies(tmp_path: P
         other.wait()
 
 
+def test_the_slot_goes_to_the_hash_that_waited_not_back_to_the_one_that_left_it(
+        tmp_path: Path) -> None:
+    """A worker whose hash ends and whose next is queued asks again at once; the kernel's
+    locks alone let it win that race against another worker's waiting hashing thread
+    (idle-class, slow to wake), again and again, until that worker's logins waited past the
+    clients' timeouts. Each hash here opens its own lock files, as each worker does."""
+    gate = HashingGate(tmp_path / "hashing", cpus=2)  # one slot while busy
+    gate.note_request()
+    order: list[str] = []
+    holding, leave = threading.Event(), threading.Event()
+
+    def on_and_on() -> None:
+        with gate.admitted():
+            holding.set()
+            leave.wait(10)
+        with gate.admitted():  # at once, as a worker with logins queued
+            order.append("again")
+
+    def waiting() -> None:
+        with gate.admitted():
+            order.append("waited")
+
+    first = threading.Thread(target=on_and_on)
+    first.start()
+    assert holding.wait(10)
+    second = threading.Thread(target=waiting)
+    second.start()
+    time.sleep(0.3)  # it waits for the slot, holding the queue
+    leave.set()
+    first.join(10)
+    second.join(10)
+    assert order == ["waited", "again"]
+
+
 def test_only_the_node_s_one_hash_takes_every_cpu(tmp_path: Path) -> None:
     """Another worker's hash counts: a worker that counted only its own ran two hashes of
     two threads each on two CPUs, which cost 13 ms more CPU per login than one each."""

@@ -73,29 +73,34 @@ class _Activity:
 
 
 class _Slots:
-    """``count`` slots a hash takes one of: lock files in a folder, or semaphores."""
+    """``count`` slots a hash takes one of: lock files in a folder, or semaphores.
+
+    A hash looks for a slot only while it holds the queue's lock file, and keeps it while
+    it waits for one. The kernel's locks are not first come, first served: a worker whose
+    hash ends and whose next is queued took the slot again before another worker's waiting
+    hashing thread (idle-class, so slow to wake) could, and that worker's logins waited
+    past clients' timeouts (3 of 913 in one flood of bench/tokens.py, the slowest answered
+    after 7.5 s). Behind the queue's lock, a worker's next hash waits for the one that
+    was already waiting."""
 
     def __init__(self, folder: Path | None, count: int) -> None:
         self._paths = [folder / f"hashing-slot-{i}.lock" for i in range(count)] if folder else []
+        self._queue = folder / "hashing-queue.lock" if folder else None
         self._local = threading.BoundedSemaphore(count)
 
     @contextlib.contextmanager
     def held(self) -> Iterator[None]:
-        if not self._paths:
+        if self._queue is None:
             with self._local:
                 yield
             return
         handles = [open(path, "a+b") for path in self._paths]  # noqa: SIM115 - closed below
         try:
-            for handle in handles:  # a free slot if there is one...
-                try:
-                    fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                except BlockingIOError:
-                    continue
-                yield
-                return
-            # ...else wait for one; threads spread over the slots by their id.
-            fcntl.flock(handles[threading.get_ident() % len(handles)], fcntl.LOCK_EX)
+            with open(self._queue, "a+b") as queue:
+                fcntl.flock(queue, fcntl.LOCK_EX)  # behind the hash already waiting, if any
+                if not any(_locked(handle) for handle in handles):  # a free slot, or...
+                    # ...wait for one; threads spread over the slots by their id.
+                    fcntl.flock(handles[threading.get_ident() % len(handles)], fcntl.LOCK_EX)
             yield
         finally:
             for handle in handles:
