@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import time
 from collections.abc import Callable
@@ -33,7 +34,12 @@ if TYPE_CHECKING:
 
 def _whole_seconds(ms: int) -> str:
     """Keystone's rendering of a token time: whole seconds ('...:10.000000Z')."""
-    return time.strftime("%Y-%m-%dT%H:%M:%S.000000Z", time.gmtime(ms // 1000))
+    return _rendered_second(ms // 1000)
+
+
+@functools.lru_cache(maxsize=1024)  # tokens issued in the same second share both times
+def _rendered_second(seconds: int) -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%S.000000Z", time.gmtime(seconds))
 
 
 def _ref(entity_id: str, name: str) -> dict[str, str]:
