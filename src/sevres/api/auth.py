@@ -286,8 +286,11 @@ def _validation_route(s: Services) -> Route:
     usual = endpoint(s, validate_token, None, from_memory=True)
 
     async def validate(request: Request) -> Response:
+        answer = validate_from_memory(s, request)
+        if answer is None:
+            return await usual(request)  # which notes the request for the hashing gate
         s.hashing_gate.note_request()
-        return validate_from_memory(s, request) or await usual(request)
+        return answer
 
     return Route("/v3/auth/tokens", validate, methods=["GET"])
 
