@@ -13,19 +13,21 @@ less than twice when it kept one. The kernel gives an idle-class task almost no 
 every core it keeps busy still makes the requests that land there slower. A core left free
 of hashing keeps validation's latency; what logins lose is bounded and stated.
 
-Both facts are node-wide, shared by the worker processes through the node's state folder:
+What the gate knows is node-wide, shared by the worker processes through the node's state
+folder:
 - *activity*: when the node last answered a request that was not a hashing login, a
   monotonic clock reading in an 8-byte memory-mapped file (each worker writes it at most
   every ``WRITE_EVERY_NS``, so a request pays one clock read);
-- *slots*: one lock file per CPU that hashing may take while the node is busy; a hash
-  holds one for its duration (``flock``, released by the kernel if its process dies);
+- *slots*: half as many lock files as CPUs (at least one), of which a hash holds one for
+  its duration while the node is busy, taken behind a queue lock file (``flock``, released
+  by the kernel if its process dies);
 - *running*: one lock file per CPU, of which every hash holds one while it runs, so that a
   hash knows whether it is the node's only one. Only then may it use a thread per lane
   (every CPU): a worker that counted only its own hashes took a second worker's CPU with
   its second thread, and two hashes' threads fighting over the cores cost 13 ms more CPU
   per login than one thread each (bench/tokens.py, scenario 4).
 
-Without a state folder (tests, the CLI) both live in the process.
+Without a state folder (tests, the CLI) all three live in the process.
 """
 
 from __future__ import annotations
