@@ -39,7 +39,7 @@ import os
 import struct
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import BinaryIO
 
@@ -96,17 +96,13 @@ class _Slots:
             with self._local:
                 yield
             return
-        handles = [open(path, "a+b") for path in self._paths]  # noqa: SIM115 - closed below
-        try:
+        with _opened(self._paths) as handles:
             with open(self._queue, "a+b") as queue:
                 fcntl.flock(queue, fcntl.LOCK_EX)  # behind the hash already waiting, if any
                 if not any(_locked(handle) for handle in handles):  # a free slot, or...
                     # ...wait for one; threads spread over the slots by their id.
                     fcntl.flock(handles[threading.get_ident() % len(handles)], fcntl.LOCK_EX)
             yield
-        finally:
-            for handle in handles:
-                handle.close()  # closing the descriptor releases its lock
 
 
 class _Running:
@@ -134,14 +130,21 @@ class _Running:
                 with self._lock:
                     self._count -= 1
             return
-        handles = [open(path, "a+b") for path in self._paths]  # noqa: SIM115 - closed below
-        try:
+        with _opened(self._paths) as handles:
             mine = next((h for h in handles if _locked(h)), None)
-            alone = mine is not None and all(_free(h) for h in handles if h is not mine)
-            yield alone
-        finally:
-            for handle in handles:
-                handle.close()  # closing the descriptor releases its lock
+            yield mine is not None and all(_free(h) for h in handles if h is not mine)
+
+
+@contextlib.contextmanager
+def _opened(paths: list[Path]) -> Iterator[Sequence[BinaryIO]]:
+    """Lock files opened for one hash alone (a lock belongs to an open file); closing them
+    at the end releases whatever it took."""
+    handles = [open(path, "a+b") for path in paths]  # noqa: SIM115 - closed below
+    try:
+        yield handles
+    finally:
+        for handle in handles:
+            handle.close()
 
 
 def _locked(handle: BinaryIO) -> bool:
