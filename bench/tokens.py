@@ -31,6 +31,7 @@ server does not start or a sanity check fails.
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import math
 import os
@@ -703,9 +704,13 @@ class FloodFigures:
     flat_flooded: Run
     alone: list[Run]
     flooded: list[Run]
-    logins: Run  # all of them
-    flat_logins: Run
-    steady_logins: Run | None
+    flat_logins: Run  # the flood's own, in the flat-out round
+    steady_logins: Run  # and in the steady rounds, all together
+
+    @property
+    def logins(self) -> Run:
+        """All the flood's logins."""
+        return self.flat_logins.plus(self.steady_logins)
 
     def median(self, runs: str, figure: str) -> float:
         values: list[float] = [getattr(r, figure) for r in getattr(self, runs)]
@@ -1327,7 +1332,7 @@ class Bench:
                                              side.subject_token)
         steady = self.scripts.paced(f"{name}-one-paced", validate, FLOOD_PACE_MS)
         title = f"{FLOOD_CONNECTIONS}-connection flood"
-        flat_alone, flat_flooded, logins = self.flood_round(side, validate, flood)
+        flat_alone, flat_flooded, flat_logins = self.flood_round(side, validate, flood)
         for label, r in (("flat out, alone", flat_alone), ("flat out, flooded", flat_flooded)):
             self.flood_line(name, label, r)
             self.report.flag(f"{title} ({label})", name, r)
@@ -1335,24 +1340,21 @@ class Bench:
         # itself), so one round spares the run minutes.
         count = FLOOD_ROUNDS if name == "sevres" else 1
         rounds = [self.flood_round(side, steady, flood, steady=True) for _ in range(count)]
-        steady_logins: Run | None = None
-        for number, (alone, flooded, more) in enumerate(rounds, 1):
+        for number, (alone, flooded, _) in enumerate(rounds, 1):
             for label, r in (("alone", alone), ("flooded", flooded)):
                 self.flood_line(name, f"steady {number}, {label}", r)
                 for line in r.sched:
                     say(f"      {line}")
                 self.report.flag(f"{title} (steady, {label})", name, r)
-            steady_logins = more if steady_logins is None else steady_logins.plus(more)
+        steady_logins = functools.reduce(Run.plus, (r[2] for r in rounds))
         # Apart: flat-out validation leaves hashing almost no CPU (by design), so the flat
         # round's logins wait; the steady rounds' are what a serving node's logins get.
-        for label, flood_run in (("logins, flat out", logins),
-                                 ("logins, steady", steady_logins)):
-            if flood_run is not None:
-                self.flood_line(name, label, flood_run, "   (the flood itself; errors = "
-                                "socket errors)", errors=flood_run.socket_errors)
-        every = logins if steady_logins is None else logins.plus(steady_logins)
+        for label, logins in (("logins, flat out", flat_logins),
+                              ("logins, steady", steady_logins)):
+            self.flood_line(name, label, logins, "   (the flood itself; errors = socket "
+                            "errors)", errors=logins.socket_errors)
         return FloodFigures(flat_alone, flat_flooded, [r[0] for r in rounds],
-                            [r[1] for r in rounds], every, logins, steady_logins)
+                            [r[1] for r in rounds], flat_logins, steady_logins)
 
     def flood_round(self, side: Side, validate: Path, flood: Path,
                     steady: bool = False) -> tuple[Run, Run, Run]:
@@ -1409,12 +1411,11 @@ class Bench:
         if logins.non_2xx and not refused:
             self.report.flag(f"{title} (logins)", name, logins)
         if logins.socket_errors:
-            steady = figures.steady_logins
             text = (f"{title}, {name}: {logins.socket_errors} of the flood's "
                     f"{logins.requests + logins.socket_errors} logins were still unanswered "
                     f"after wrk's 10 s timeout (counted as socket errors): "
                     f"{figures.flat_logins.socket_errors} while validation ran flat out, "
-                    f"{steady.socket_errors if steady else 0} in the steady rounds; the "
+                    f"{figures.steady_logins.socket_errors} in the steady rounds; the "
                     f"logins that finished came at {logins.rate:.1f}/s")
             self.report.notes.append(text)
             say(f"  note: {text}")
